@@ -1,0 +1,15 @@
+"""One web UI per department. Each view names its permission (see core.security.require)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.blueprints import admin, audit, auth, main, patients, wards
+    from app.blueprints.nav import init_nav
+
+    for module in (main, auth, admin, audit, patients, wards):
+        app.register_blueprint(module.bp)
+    auth.session.init_login(app)
+    init_nav(app)

@@ -1,0 +1,37 @@
+"""Navigation by role: an item shows only to users who hold its permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.core.security import Perm
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: object
+    endpoint: str
+    perm: Perm
+    accesskey: str | None = None
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem(_l("Home"), "main.dashboard", Perm.DASHBOARD, "h"),
+    NavItem(_l("My wards"), "wards.list_wards", Perm.WARD_VIEW, "w"),
+    NavItem(_l("Patients"), "patients.list_patients", Perm.PATIENT_READ, "p"),
+    NavItem(_l("Users"), "admin.list_users", Perm.ADMIN_USERS, "u"),
+    NavItem(_l("Sessions"), "admin.list_sessions", Perm.ADMIN_SESSIONS, "s"),
+    NavItem(_l("Audit trail"), "audit.browse_audit", Perm.AUDIT_READ, "a"),
+)
+
+
+def init_nav(app: Flask) -> None:
+    @app.context_processor
+    def _nav() -> dict[str, object]:
+        if not current_user.is_authenticated:
+            return {"nav_items": ()}
+        return {"nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm))}

@@ -1,0 +1,1 @@
+"""Mechanisms with no hospital knowledge."""

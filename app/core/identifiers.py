@@ -1,0 +1,40 @@
+"""Gapless counters for identifiers shown to people (MRNs, invoice numbers), and check digits."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from stdnum import luhn
+
+from app.core.db import Base
+
+
+class IdentifierCounter(Base):
+    __tablename__ = "identifier_counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_value: Mapped[int] = mapped_column(BigInteger)
+
+
+def next_value(session: Session, name: str, start: int = 1) -> int:
+    """Take the next value of counter `name`. The row lock (PostgreSQL) or the write lock
+    (SQLite, BEGIN IMMEDIATE) makes concurrent callers queue; a rollback returns the value."""
+    row = session.scalar(
+        select(IdentifierCounter).where(IdentifierCounter.name == name).with_for_update()
+    )
+    if row is None:
+        row = IdentifierCounter(name=name, next_value=start)
+        session.add(row)
+    value = row.next_value
+    row.next_value = value + 1
+    session.flush()
+    return value
+
+
+def with_luhn(number: int | str) -> str:
+    digits = str(number)
+    return digits + luhn.calc_check_digit(digits)
+
+
+def luhn_valid(value: str) -> bool:
+    return value.isdigit() and len(value) >= 2 and luhn.is_valid(value)

@@ -1,0 +1,170 @@
+"""Permissions, roles, and the two checks every entry point makes.
+
+- `@require(perm)` on a view (or socket handler) checks the signed-in user holds `perm`.
+- `authorize(actor, perm, obj)` in the domain checks object scope too, so jobs, sockets and
+  APIs get the same answer as pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from flask import abort
+from flask_login import current_user
+
+from app.core.errors import Forbidden
+
+
+class Perm(StrEnum):
+    DASHBOARD = "dashboard.view"
+    ACCOUNT = "account.manage_own"
+    PATIENT_READ = "patient.read"
+    PATIENT_WRITE = "patient.write"
+    BREAK_GLASS = "patient.break_glass"
+    WARD_VIEW = "ward.view"
+    ADMIN_USERS = "admin.users"
+    ADMIN_SESSIONS = "admin.sessions"
+    AUDIT_READ = "audit.read"
+    AUDIT_EXPORT = "audit.export"
+
+
+_EVERYONE = {Perm.DASHBOARD, Perm.ACCOUNT}
+_CLINICAL_READ = _EVERYONE | {Perm.PATIENT_READ}
+
+ROLES: dict[str, frozenset[Perm]] = {
+    "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE}),
+    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS}),
+    "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS}),
+    "doctor": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW}),
+    "pharmacist": frozenset(_CLINICAL_READ),
+    "lab_tech": frozenset(_CLINICAL_READ),
+    "lab_supervisor": frozenset(_CLINICAL_READ),
+    "billing": frozenset(_CLINICAL_READ),
+    # IT and audit staff hold no clinical access: they run the system, not the wards.
+    "admin": frozenset(_EVERYONE | {Perm.ADMIN_USERS, Perm.ADMIN_SESSIONS}),
+    "auditor": frozenset(_EVERYONE | {Perm.AUDIT_READ, Perm.AUDIT_EXPORT}),
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "reception": "Reception clerk",
+    "nurse": "Nurse",
+    "charge_nurse": "Charge nurse",
+    "doctor": "Doctor",
+    "pharmacist": "Pharmacist",
+    "lab_tech": "Laboratory technician",
+    "lab_supervisor": "Laboratory supervisor",
+    "billing": "Finance",
+    "admin": "Administrator (IT)",
+    "auditor": "Auditor",
+}
+
+# Roles whose patient access is limited to the wards they are assigned to.
+WARD_SCOPED_ROLES = frozenset({"nurse", "charge_nurse"})
+
+
+def permissions_for(role_keys: set[str] | frozenset[str]) -> frozenset[Perm]:
+    perms: set[Perm] = set()
+    for key in role_keys:
+        perms |= ROLES.get(key, frozenset())
+    return frozenset(perms)
+
+
+@runtime_checkable
+class Actor(Protocol):
+    """Whoever acts: a signed-in user, or a system process such as a job or an interface."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def has_perm(self, perm: Perm) -> bool: ...
+
+    def scoped_ward_ids(self, perm: Perm) -> frozenset[int] | None:
+        """None when the actor's access to `perm` is not limited to wards."""
+        ...
+
+
+class SystemActor:
+    """A non-human actor (a job, the HL7 interface). It holds every permission it is given."""
+
+    def __init__(self, label: str, perms: frozenset[Perm] | None = None) -> None:
+        self._label = label
+        self._perms = perms if perms is not None else frozenset(Perm)
+
+    @property
+    def id(self) -> None:
+        return None
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def has_perm(self, perm: Perm) -> bool:
+        return perm in self._perms
+
+    def scoped_ward_ids(self, perm: Perm) -> frozenset[int] | None:
+        return None
+
+
+SYSTEM = SystemActor("system")
+
+ScopeCheck = Callable[[Actor, Perm, Any], bool]
+_scope_checks: dict[type, ScopeCheck] = {}
+
+
+def register_scope(model: type, check: ScopeCheck) -> None:
+    """Let a domain module say who may touch objects of `model` beyond holding the permission."""
+    _scope_checks[model] = check
+
+
+def can(actor: Actor, perm: Perm, obj: Any = None) -> bool:
+    if not actor.has_perm(perm):
+        return False
+    if obj is None:
+        return True
+    check = _scope_checks.get(type(obj))
+    return True if check is None else check(actor, perm, obj)
+
+
+def authorize(actor: Actor, perm: Perm, obj: Any = None) -> None:
+    """Raise Forbidden unless `actor` may do `perm` (to `obj`, within its scope)."""
+    if not can(actor, perm, obj):
+        raise Forbidden(f"{actor.label} may not {perm}")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PUBLIC_ATTR = "_infirmary_public"
+PERM_ATTR = "_infirmary_perm"
+
+
+def require(perm: Perm) -> Callable[[F], F]:
+    """Guard a view: sign-in first, then the permission. The route walker checks every view
+    carries this or `public`."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                from app.extensions import login
+
+                return login.unauthorized()
+            if not current_user.has_perm(perm):
+                abort(403)
+            return view(*args, **kwargs)
+
+        setattr(wrapped, PERM_ATTR, perm)
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(view: F) -> F:
+    """Mark a view that anonymous users may reach (login, health checks)."""
+    setattr(view, PUBLIC_ATTR, True)
+    return view

@@ -1,0 +1,152 @@
+"""Request plumbing: request ids, security headers, structured logs, error pages."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import HTTPException
+
+from app.core import audit
+from app.core.errors import DomainError
+from app.core.htmx import is_htmx
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger("infirmary.request")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Sign in required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Changed by someone else",
+    422: "Check the form",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = audit.current_context.get().request_id or "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    """JSON lines on stderr. Only ids, routes and timings are logged: never patient data."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                      rename_fields={"levelname": "level", "asctime": "time"})
+    )
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger("infirmary")
+    root.handlers = [handler]
+    root.setLevel(logging.INFO if not app.testing else logging.WARNING)
+    root.propagate = False
+    app.logger.handlers = [handler]
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "-"
+
+
+def init_request_plumbing(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.request_id = rid
+        g.started = time.perf_counter()
+        g.audit_token = audit.current_context.set(audit.RequestContext(request_id=rid, ip=_client_ip()))
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "same-origin"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if request.is_secure:
+            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        response.vary.add("HX-Request")
+        if request.endpoint != "static":
+            # Patient data must not linger in shared workstations' caches.
+            h.setdefault("Cache-Control", "no-store")
+        h["X-Request-ID"] = g.get("request_id", "")
+        rule = request.url_rule.rule if request.url_rule else "-"
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": rule,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+                "user_id": getattr(g.get("_login_user"), "id", None),
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def _reset(_exc: BaseException | None) -> None:
+        token = g.pop("audit_token", None)
+        if token is not None:
+            audit.current_context.reset(token)
+
+
+def error_response(status: int, message: str | None = None) -> tuple[str, int, dict[str, str]]:
+    title = _(ERROR_TITLES.get(status, "Error"))
+    headers: dict[str, str] = {}
+    if is_htmx():
+        # Errors land in the flash area whatever element asked.
+        headers = {"HX-Retarget": "#flashes", "HX-Reswap": "afterbegin"}
+        body = render_template("errors/_error.html", status=status, title=title, message=message)
+    else:
+        body = render_template("errors/error.html", status=status, title=title, message=message)
+    return body, status, headers
+
+
+def init_error_pages(app: Flask) -> None:
+    from app.extensions import db
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        return error_response(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Any:
+        db.session.rollback()
+        return error_response(exc.status_code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        messages = {
+            403: _("Your role does not allow this. Ask an administrator if you need it."),
+            404: _("There is nothing at this address. It may have been moved or never existed."),
+        }
+        return error_response(status, messages.get(status, exc.description if status < 500 else None))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        db.session.rollback()
+        app.logger.exception("unhandled error", extra={"error": type(exc).__name__})
+        return error_response(
+            500, _("The error was logged with reference %(ref)s. Nothing was saved.", ref=g.get("request_id", "-"))
+        )

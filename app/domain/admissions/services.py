@@ -1,0 +1,76 @@
+"""Encounter operations used by the foundation: admitting to a bed and finding who is where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.core import audit, clock
+from app.core.errors import Conflict
+from app.core.security import Actor, Perm, authorize
+from app.domain.admissions.models import Encounter
+from app.domain.facilities.models import Bed
+
+
+def admit_to_bed(session: Session, actor: Actor, patient_id: int, bed_id: int) -> Encounter:
+    """Start an inpatient encounter in an available bed."""
+    authorize(actor, Perm.WARD_VIEW)
+    bed = session.get(Bed, bed_id)
+    if bed is None or bed.state != "available":
+        raise Conflict("That bed is not available.")
+    encounter = Encounter(
+        patient_id=patient_id,
+        class_code="IMP",
+        status="in-progress",
+        ward_id=bed.room.ward_id,
+        bed_id=bed.id,
+        started_at=clock.now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(encounter)
+            bed.state = "occupied"
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("That bed was just taken by another admission.") from exc
+    audit.record(session, actor, "encounter.admitted", encounter, patient_id=patient_id,
+                 after={"ward_id": encounter.ward_id, "bed_id": bed.id})
+    return encounter
+
+
+def current_ward_ids(session: Session, patient_id: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(Encounter.ward_id).where(
+                Encounter.patient_id == patient_id,
+                Encounter.status == "in-progress",
+                Encounter.ward_id.is_not(None),
+            )
+        )
+    )
+
+
+def current_encounters(session: Session, patient_ids: Iterable[int]) -> dict[int, Encounter]:
+    rows = session.scalars(
+        select(Encounter)
+        .where(Encounter.patient_id.in_(list(patient_ids)), Encounter.status == "in-progress")
+        .options(selectinload(Encounter.bed).selectinload(Bed.room), selectinload(Encounter.ward))
+    )
+    return {e.patient_id: e for e in rows}
+
+
+def inpatients_on_wards(session: Session, ward_ids: Iterable[int]) -> list[Encounter]:
+    return list(
+        session.scalars(
+            select(Encounter)
+            .where(Encounter.ward_id.in_(list(ward_ids)), Encounter.status == "in-progress")
+            .options(
+                selectinload(Encounter.patient),
+                selectinload(Encounter.bed).selectinload(Bed.room),
+                selectinload(Encounter.ward),
+            )
+        )
+    )

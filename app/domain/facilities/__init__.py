@@ -1,0 +1,1 @@
+"""Wards, rooms and beds: the places patients are cared for."""

@@ -1,0 +1,1 @@
+"""Staff identity: users, roles, ward assignments, sessions and sign-in."""

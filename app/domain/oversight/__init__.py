@@ -1,0 +1,1 @@
+"""Oversight of the audit trail: the auditor's searches and extracts."""

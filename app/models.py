@@ -1,0 +1,9 @@
+"""Import every model module so metadata (and Alembic) sees every table."""
+
+from app.core.audit import AuditEvent  # noqa: F401
+from app.core.identifiers import IdentifierCounter  # noqa: F401
+from app.domain.admissions.models import Encounter  # noqa: F401
+from app.domain.facilities.models import Bed, Room, Ward  # noqa: F401
+from app.domain.identity.models import User, UserRole, UserSession, WardAssignment  # noqa: F401
+from app.domain.patients import access  # noqa: F401  (registers the patient scope rule)
+from app.domain.patients.models import Allergy, BreakGlassGrant, Patient  # noqa: F401

@@ -1,0 +1,141 @@
+"""Configuration from the environment.
+
+Three shapes:
+- embedded (default): SQLite in instance/, no Redis; secrets generated once into instance/.
+- production (INFIRMARY_ENV=production): refuses to start without its secrets and a database.
+- test: used by the test suite; DATABASE_URL/REDIS_URL may point at real servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INFIRMARY_INSTANCE", BASE_DIR / "instance"))
+SHARED_DATA_DIR = Path(os.environ.get("INFIRMARY_SHARED_DATA", BASE_DIR.parent / "shared" / "data"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to set."""
+
+
+def _embedded_secrets(instance: Path) -> dict[str, str]:
+    """Generate SECRET_KEY and AUDIT_KEY once and keep them in instance/ (mode 0600)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {"SECRET_KEY": secrets.token_hex(32), "AUDIT_KEY": secrets.token_hex(32)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    return values
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Return the Flask config mapping for an environment name."""
+    env = env or os.environ.get("INFIRMARY_ENV", "embedded")
+    if env not in {"embedded", "production", "test"}:
+        raise ConfigError(f"INFIRMARY_ENV must be embedded, production or test, not {env!r}")
+
+    instance = Path(overrides.pop("INSTANCE_PATH", INSTANCE_DIR))
+    database_url = overrides.pop("DATABASE_URL", None) or os.environ.get("DATABASE_URL", "")
+    redis_url = overrides.pop("REDIS_URL", None) or os.environ.get("REDIS_URL", "")
+    secret_key = os.environ.get("SECRET_KEY", "")
+    audit_key = os.environ.get("AUDIT_KEY", "")
+
+    if env == "production":
+        missing = [
+            name
+            for name, value in (
+                ("SECRET_KEY", secret_key),
+                ("AUDIT_KEY", audit_key),
+                ("DATABASE_URL", database_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "Production refuses to start without: " + ", ".join(missing)
+                + ". Set them in the environment (see docs/deploy.md)."
+            )
+        if len(audit_key) < 32 or len(secret_key) < 32:
+            raise ConfigError("SECRET_KEY and AUDIT_KEY must each be at least 32 characters.")
+    elif env == "embedded":
+        generated = _embedded_secrets(instance)
+        secret_key = secret_key or generated["SECRET_KEY"]
+        audit_key = audit_key or generated["AUDIT_KEY"]
+        database_url = database_url or f"sqlite:///{instance / 'infirmary.sqlite3'}"
+    else:  # test
+        secret_key = secret_key or "test-secret-key-" + "x" * 32
+        audit_key = audit_key or "test-audit-key-" + "y" * 32
+        database_url = database_url or "sqlite:///:memory:"
+
+    config: dict[str, Any] = {
+        "INFIRMARY_ENV": env,
+        "TESTING": env == "test",
+        "SECRET_KEY": secret_key,
+        "AUDIT_KEY": audit_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "HOSPITAL_NAME": os.environ.get("HOSPITAL_NAME", "Infirmary General Hospital"),
+        "HOSPITAL_TIMEZONE": os.environ.get("HOSPITAL_TIMEZONE", "Europe/London"),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("HOSPITAL_TIMEZONE", "Europe/London"),
+        # Sessions: workstations are shared, so idle sessions end quickly.
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 15),
+        "SESSION_MAX_HOURS": _int("SESSION_MAX_HOURS", 12),
+        "SESSION_COOKIE_NAME": "infirmary_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", env == "production"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int("SESSION_MAX_HOURS", 12)),
+        # Login throttling: failures per account and per address within a window.
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        "LOGIN_MAX_FAILURES_PER_IP": _int("LOGIN_MAX_FAILURES_PER_IP", 20),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _int("LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        "PASSWORD_MIN_LENGTH": _int("PASSWORD_MIN_LENGTH", 10),
+        "TOTP_ROLES": ("admin", "auditor"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
+        "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
+        "MRN_AUTHORITY": os.environ.get("MRN_AUTHORITY", "INFIRMARY"),
+        "SHARED_DATA_DIR": str(SHARED_DATA_DIR),
+        "DEMO_PASSWORD": os.environ.get("INFIRMARY_DEMO_PASSWORD", "demo"),
+        "AUDIT_PAGE_SIZE": 50,
+        "AUDIT_EXPORT_MAX_ROWS": _int("AUDIT_EXPORT_MAX_ROWS", 5000),
+        "PRINT_LABEL_SIZE": os.environ.get("PRINT_LABEL_SIZE", "62mm 29mm"),
+        "PRINT_PAGE_SIZE": os.environ.get("PRINT_PAGE_SIZE", "A4"),
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # argon2id; OWASP's minimum profile. Tests use a cheaper profile of the same algorithm.
+        "ARGON2_PARAMS": (
+            {"time_cost": 1, "memory_cost": 8 * 1024, "parallelism": 1}
+            if env == "test"
+            else {"time_cost": 3, "memory_cost": 64 * 1024, "parallelism": 2}
+        ),
+    }
+    if database_url.startswith("sqlite"):
+        # One file, many threads: wait for the writer rather than fail at once.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    config.update(overrides)
+    return config

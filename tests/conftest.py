@@ -1,0 +1,163 @@
+"""Fixtures: a session-scoped app, one rolled-back transaction per test, real servers.
+
+TEST_DATABASE_URL / TEST_REDIS_URL point the suite at PostgreSQL and Redis (scripts/test.sh
+starts throwaway ones); without them it runs on a SQLite file and in-memory rate limits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app import create_app
+from app.core.security import SYSTEM
+from app.domain.identity import services as identity
+from app.domain.identity.models import User
+from app.extensions import db, limiter
+
+PASSWORD = "correct horse battery"
+
+
+def database_url(tmp_dir: Path, name: str = "test") -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_dir / (name + '.sqlite3')}"
+    if name == "test":
+        return url
+    # A second PostgreSQL database for tests that need committed data (browser, concurrency).
+    base, _, dbname = url.rpartition("/")
+    engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}_{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{dbname}_{name}"'))
+    engine.dispose()
+    return f"{base}/{dbname}_{name}"
+
+
+def reset_schema(app: Flask) -> None:
+    """Start from an empty database and build it with the real migrations."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        db.session.remove()
+
+
+def make_app(tmp_dir: Path, name: str = "test", **overrides: Any) -> Flask:
+    redis_url = os.environ.get("TEST_REDIS_URL", "")
+    app = create_app(
+        "test",
+        DATABASE_URL=database_url(tmp_dir, name),
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url or "memory://",
+        INSTANCE_PATH=str(tmp_dir / f"instance-{name}"),
+        **overrides,
+    )
+    reset_schema(app)
+    return app
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    app = make_app(tmp_path_factory.mktemp("app"))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def db_session(app: Flask) -> Iterator[scoped_session[Any]]:
+    """Everything a test does, including commits by views, is rolled back at the end."""
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        db.session = session  # type: ignore[assignment]
+        try:
+            yield session
+        finally:
+            session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+            limiter.reset()
+
+
+class Client(FlaskClient):
+    """A test client that sends a valid CSRF token, as the real pages do."""
+
+    def csrf_token(self) -> str:
+        app = self.application
+        with self.session_transaction() as sess:
+            raw = sess.setdefault("csrf_token", os.urandom(20).hex())
+        return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)  # type: ignore[arg-type]
+
+    def post_form(self, url: str, data: dict[str, Any] | None = None, htmx: bool = False, **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}) or {})
+        headers["X-CSRFToken"] = self.csrf_token()
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.post(url, data=data or {}, headers=headers, **kw)
+
+    def get_htmx(self, url: str, **kw: Any) -> Any:
+        return self.get(url, headers={"HX-Request": "true", **(kw.pop("headers", {}) or {})}, **kw)
+
+
+@pytest.fixture()
+def client(app: Flask, db_session: Any) -> FlaskClient:
+    app.test_client_class = Client
+    return app.test_client()
+
+
+@pytest.fixture()
+def make_user(db_session: Any) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def _make(role: str | list[str], ward_ids: list[int] | None = None, username: str | None = None,
+              password: str = PASSWORD) -> User:
+        roles = [role] if isinstance(role, str) else role
+        name = username or f"{roles[0]}{next(counter)}"
+        user, _ = identity.create_user(db_session, SYSTEM, username=name, full_name=name.title(),
+                                       roles=roles, ward_ids=ward_ids or [], password=password)
+        db_session.commit()
+        return user
+
+    return _make
+
+
+def login(client: Client, username: str, password: str = PASSWORD) -> Any:
+    return client.post_form("/login", {"username": username, "password": password})
+
+
+@pytest.fixture()
+def login_as(client: Client, make_user: Callable[..., User]) -> Callable[..., User]:
+    def _login(role: str | list[str], ward_ids: list[int] | None = None) -> User:
+        user = make_user(role, ward_ids)
+        response = login(client, user.username)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return user
+
+    return _login
+
+
+@pytest.fixture()
+def htmx_client(client: Client) -> Client:
+    return client
+
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
