@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from itsdangerous import URLSafeTimedSerializer
@@ -100,6 +100,14 @@ def db_session(app: Flask) -> Iterator[scoped_session[Any]]:
 
 class Client(FlaskClient):
     """A test client that sends a valid CSRF token, as the real pages do."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        # The transactional fixture keeps one app context open for the whole test, so requests
+        # would share `g` (and Flask-Login's cached user). Production gives each request a
+        # fresh one; so do we.
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         app = self.application
