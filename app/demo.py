@@ -12,8 +12,8 @@ from datetime import date
 from faker import Faker
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from app.core.db import DbSession
 from app.core.security import ROLES, SystemActor
 from app.domain.admissions.services import admit_to_bed
 from app.domain.facilities.models import Bed, Room, Ward
@@ -67,7 +67,7 @@ class ProductionRefused(RuntimeError):
     pass
 
 
-def seed(session: Session, patients_wanted: int = 200) -> SeedReport:
+def seed(session: DbSession, patients_wanted: int = 200) -> SeedReport:
     if current_app.config["INFIRMARY_ENV"] == "production":
         raise ProductionRefused("flask demo seed refuses to run against a production configuration.")
     report = SeedReport()
@@ -79,7 +79,7 @@ def seed(session: Session, patients_wanted: int = 200) -> SeedReport:
     return report
 
 
-def _seed_wards(session: Session, report: SeedReport) -> None:
+def _seed_wards(session: DbSession, report: SeedReport) -> None:
     existing = set(session.scalars(select(Ward.code)))
     for code, name, specialty, klass, rooms, beds in WARDS:
         if code in existing:
@@ -94,7 +94,7 @@ def _seed_wards(session: Session, report: SeedReport) -> None:
     session.flush()
 
 
-def _seed_users(session: Session, report: SeedReport) -> None:
+def _seed_users(session: DbSession, report: SeedReport) -> None:
     wards = {w.code: w.id for w in session.scalars(select(Ward))}
     password = current_app.config["DEMO_PASSWORD"]
     admin_actor = SystemActor("demo seed")
@@ -109,7 +109,7 @@ def _seed_users(session: Session, report: SeedReport) -> None:
         report.users.append(role)
 
 
-def _seed_patients(session: Session, wanted: int, report: SeedReport) -> list[Patient]:
+def _seed_patients(session: DbSession, wanted: int, report: SeedReport) -> list[Patient]:
     have = session.scalar(select(func.count()).select_from(Patient)) or 0
     if have >= wanted:
         return []
@@ -150,7 +150,7 @@ def _nhs_number(rng: random.Random) -> str:
     """A number that passes the NHS mod-11 check, so demo data looks like real data."""
     while True:
         digits = [rng.randint(0, 9) for _ in range(9)]
-        total = sum(d * w for d, w in zip(digits, range(10, 1, -1)))
+        total = sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True))
         check = 11 - total % 11
         if check == 11:
             check = 0
@@ -158,11 +158,11 @@ def _nhs_number(rng: random.Random) -> str:
             return "".join(map(str, digits)) + str(check)
 
 
-def _seed_admissions(session: Session, created: list[Patient], report: SeedReport) -> None:
+def _seed_admissions(session: DbSession, created: list[Patient], report: SeedReport) -> None:
     beds = list(session.scalars(select(Bed).where(Bed.state == "available").order_by(Bed.id)))
     rng = random.Random(7)
     adults = [p for p in created if p.age(date.today()) >= 16]
     rng.shuffle(adults)
-    for bed, patient in zip(beds[: int(len(beds) * 0.7)], adults):
+    for bed, patient in zip(beds[: int(len(beds) * 0.7)], adults, strict=False):
         admit_to_bed(session, DEMO, patient.id, bed.id)
         report.admissions += 1

@@ -20,10 +20,10 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import BigInteger, Index, Integer, String, Text, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, DbSession, UTCDateTime
 from app.core.security import Actor
 
 GENESIS = "0" * 64
@@ -120,7 +120,7 @@ class RequestContext:
 
 # Set per request by the web layer and per job by the job runner.
 current_context: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "audit_context", default=RequestContext()
+    "audit_context", default=RequestContext()  # noqa: B039 - frozen dataclass, immutable
 )
 
 
@@ -173,13 +173,13 @@ def _entity_ref(entity: Any) -> tuple[str | None, str | None]:
     return str(entity.__tablename__), str(entity.id)
 
 
-def _lock_chain(session: Session) -> None:
+def _lock_chain(session: DbSession) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
 
 
 def record(
-    session: Session,
+    session: DbSession,
     actor: Actor | None,
     action: str,
     entity: Any = None,
@@ -238,7 +238,7 @@ class VerifyResult:
         )
 
 
-def verify(session: Session, key: bytes | None = None, batch: int = 2000) -> VerifyResult:
+def verify(session: DbSession, key: bytes | None = None, batch: int = 2000) -> VerifyResult:
     """Walk the chain in order; report the first row that was edited, deleted, inserted or
     reordered."""
     key = key or _key()

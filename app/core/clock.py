@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["UTC", "now", "today_local", "to_utc", "to_local", "freeze", "age_on"]
+__all__ = ["UTC", "age_on", "freeze", "now", "to_local", "to_utc", "today_local"]
 
 _frozen: datetime | None = None
 

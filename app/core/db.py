@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import DateTime, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 
 from app.core import clock
 
@@ -58,7 +58,7 @@ class VersionedMixin:
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     @classmethod
-    def __declare_last__(cls) -> None:  # noqa: D105 - SQLAlchemy hook
+    def __declare_last__(cls) -> None:
         mapper = cls.__mapper__  # type: ignore[attr-defined]
         mapper.version_id_col = mapper.columns["version"]
         mapper.version_id_generator = lambda v: (v or 0) + 1
@@ -85,3 +85,7 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Domain services take either a plain Session or Flask-SQLAlchemy's scoped session.
+DbSession: TypeAlias = Session | scoped_session[Any]

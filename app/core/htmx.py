@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, make_response, redirect, render_template, request
 
@@ -32,7 +32,7 @@ def redirect_to(url: str) -> Response:
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url
         return response
-    return redirect(url, code=303)
+    return cast(Response, redirect(url, code=303))
 
 
 def trigger(response: Response, event: str, detail: Any = None) -> Response:

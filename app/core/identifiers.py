@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 from stdnum import luhn
 
-from app.core.db import Base
+from app.core.db import Base, DbSession
 
 
 class IdentifierCounter(Base):
@@ -16,7 +16,7 @@ class IdentifierCounter(Base):
     next_value: Mapped[int] = mapped_column(BigInteger)
 
 
-def next_value(session: Session, name: str, start: int = 1) -> int:
+def next_value(session: DbSession, name: str, start: int = 1) -> int:
     """Take the next value of counter `name`. The row lock (PostgreSQL) or the write lock
     (SQLite, BEGIN IMMEDIATE) makes concurrent callers queue; a rollback returns the value."""
     row = session.scalar(

@@ -13,10 +13,10 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 from weasyprint import HTML
-
-from app.core import clock
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from app.core import clock
 
 _fonts: FontConfiguration | None = None
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.forms import EndSessionForm, NewUserForm, ReasonForm, UserAccessForm
@@ -17,7 +20,7 @@ from app.extensions import db
 
 
 def _ward_choices(form: UserAccessForm) -> None:
-    form.wards.choices = [(w.id, w.name) for w in list_wards(db.session)]
+    form.wards.choices = [SelectChoice(w.id, w.name) for w in list_wards(db.session)]
 
 
 def _apply_error(form: UserAccessForm, exc: DomainError) -> None:
@@ -58,18 +61,32 @@ def create_user() -> Response:
     return invalid("admin/user_new.html", "admin/_user_form.html", form=form, is_new=True)
 
 
+def _edit_page(user: identity.User, form: UserAccessForm | None = None,
+               reason_form: ReasonForm | None = None, action: str | None = None) -> Response:
+    """The user page; with a failed form it answers 422, errors beside their fields."""
+    failed = form is not None or reason_form is not None
+    if form is None:
+        form = UserAccessForm(formdata=None, obj=user)
+        form.roles.data = sorted(user.role_keys)
+        form.wards.data = sorted(user.ward_ids)
+        form.version.data = str(user.version)
+    _ward_choices(form)
+    context: dict[str, Any] = {"form": form, "user": user, "reason_form": reason_form or ReasonForm(formdata=None),
+               "failed_action": action, "sessions": identity.active_sessions(db.session, user.id)}
+    if not failed:
+        return render("admin/user_edit.html", **context)
+    fragment = "admin/_reason_error.html" if reason_form is not None else "admin/_user_form.html"
+    return invalid("admin/user_edit.html", fragment, **context)
+
+
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @require(Perm.ADMIN_USERS)
 def edit_user(user_id: int) -> Response:
     user = db.get_or_404(identity.User, user_id)
-    form = UserAccessForm(obj=user if request.method == "GET" else None)
-    _ward_choices(form)
     if request.method == "GET":
-        form.roles.data = sorted(user.role_keys)
-        form.wards.data = sorted(user.ward_ids)
-        form.version.data = str(user.version)
-        return render("admin/user_edit.html", form=form, user=user, reason_form=ReasonForm(),
-                      sessions=identity.active_sessions(db.session, user.id))
+        return _edit_page(user)
+    form = UserAccessForm()
+    _ward_choices(form)
     if form.validate_on_submit():
         try:
             identity.update_user(
@@ -84,15 +101,14 @@ def edit_user(user_id: int) -> Response:
             db.session.commit()
             flash(_("Saved the changes to %(name)s.", name=user.full_name), "success")
             return redirect_to(url_for("admin.edit_user", user_id=user.id))
-    return invalid("admin/user_edit.html", "admin/_user_form.html", form=form, user=user,
-                   reason_form=ReasonForm(), sessions=identity.active_sessions(db.session, user.id))
+    return _edit_page(user, form=form)
 
 
 def _reason_action(user_id: int, action: str) -> Response:
     user = db.get_or_404(identity.User, user_id)
     form = ReasonForm()
     if not form.validate_on_submit():
-        return invalid("admin/user_edit.html", "admin/_reason_error.html", form=form, user=user, action=action)
+        return _edit_page(user, reason_form=form, action=action)
     reason = form.reason.data or ""
     try:
         if action == "disable":
@@ -111,7 +127,7 @@ def _reason_action(user_id: int, action: str) -> Response:
     except DomainError as exc:
         db.session.rollback()
         form.reason.errors = [exc.message]
-        return invalid("admin/user_edit.html", "admin/_reason_error.html", form=form, user=user, action=action)
+        return _edit_page(user, reason_form=form, action=action)
     db.session.commit()
     flash(message, "success")
     return redirect_to(url_for("admin.edit_user", user_id=user.id))

@@ -42,7 +42,7 @@ def init_login(app: Flask) -> None:
     login.login_view = "auth.login"
 
     @login.user_loader
-    def _load(user_id: str):  # type: ignore[no-untyped-def]
+    def _load(user_id: str):
         try:
             uid = int(user_id)
         except ValueError:
@@ -58,7 +58,7 @@ def init_login(app: Flask) -> None:
         return user
 
     @login.unauthorized_handler
-    def _unauthorized():  # type: ignore[no-untyped-def]
+    def _unauthorized():
         why = g.pop("session_end_reason", None)
         if why:
             flash(_(END_MESSAGES.get(why, END_MESSAGES["ended"])), "warning")
@@ -73,7 +73,7 @@ def init_login(app: Flask) -> None:
         return redirect(url_for("auth.login", next=safe_next(back)))
 
     @app.before_request
-    def _force_password_change():  # type: ignore[no-untyped-def]
+    def _force_password_change():
         if request.endpoint in {"static", "auth.change_password", "auth.logout", None} or (
             request.endpoint or ""
         ).startswith("main.health"):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Response, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +17,7 @@ from app.domain.patients import services as patients
 from app.extensions import db
 
 
-def _today():  # type: ignore[no-untyped-def]
+def _today() -> date:
     return clock.today_local(current_app.config["HOSPITAL_TIMEZONE"])
 
 

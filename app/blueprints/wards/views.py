@@ -23,7 +23,8 @@ def list_wards() -> Response:
     wards = places.list_wards(db.session, scope)
     census = {w.id: 0 for w in wards}
     for e in inpatients_on_wards(db.session, census):
-        census[e.ward_id] = census.get(e.ward_id, 0) + 1  # type: ignore[index]
+        if e.ward_id is not None:
+            census[e.ward_id] = census.get(e.ward_id, 0) + 1
     return render("wards/list.html", wards=wards, census=census)
 
 

@@ -6,16 +6,17 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.core import audit, clock
+from app.core.db import DbSession
 from app.core.errors import Conflict
 from app.core.security import Actor, Perm, authorize
 from app.domain.admissions.models import Encounter
 from app.domain.facilities.models import Bed
 
 
-def admit_to_bed(session: Session, actor: Actor, patient_id: int, bed_id: int) -> Encounter:
+def admit_to_bed(session: DbSession, actor: Actor, patient_id: int, bed_id: int) -> Encounter:
     """Start an inpatient encounter in an available bed."""
     authorize(actor, Perm.WARD_VIEW)
     bed = session.get(Bed, bed_id)
@@ -41,7 +42,7 @@ def admit_to_bed(session: Session, actor: Actor, patient_id: int, bed_id: int) -
     return encounter
 
 
-def current_ward_ids(session: Session, patient_id: int) -> set[int]:
+def current_ward_ids(session: DbSession, patient_id: int) -> set[int]:
     return set(
         session.scalars(
             select(Encounter.ward_id).where(
@@ -53,7 +54,7 @@ def current_ward_ids(session: Session, patient_id: int) -> set[int]:
     )
 
 
-def current_encounters(session: Session, patient_ids: Iterable[int]) -> dict[int, Encounter]:
+def current_encounters(session: DbSession, patient_ids: Iterable[int]) -> dict[int, Encounter]:
     rows = session.scalars(
         select(Encounter)
         .where(Encounter.patient_id.in_(list(patient_ids)), Encounter.status == "in-progress")
@@ -62,7 +63,7 @@ def current_encounters(session: Session, patient_ids: Iterable[int]) -> dict[int
     return {e.patient_id: e for e in rows}
 
 
-def inpatients_on_wards(session: Session, ward_ids: Iterable[int]) -> list[Encounter]:
+def inpatients_on_wards(session: DbSession, ward_ids: Iterable[int]) -> list[Encounter]:
     return list(
         session.scalars(
             select(Encounter)

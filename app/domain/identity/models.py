@@ -32,7 +32,7 @@ class User(UserMixin, TimestampMixin, VersionedMixin, Base):
 
     # --- flask-login -----------------------------------------------------------------
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     # --- Actor -----------------------------------------------------------------------

@@ -6,15 +6,14 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.core import audit, clock
+from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
 from app.core.security import ROLES, Actor, Perm, authorize
 from app.domain.facilities.models import Ward
@@ -44,21 +43,21 @@ def _maximum() -> timedelta:
     return timedelta(hours=int(current_app.config["SESSION_MAX_HOURS"]))
 
 
-def get_user(session: Session, user_id: int) -> User:
+def get_user(session: DbSession, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
     return user
 
 
-def find_user(session: Session, username: str) -> User | None:
+def find_user(session: DbSession, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username.strip().lower()))
 
 
 # --- sign-in ---------------------------------------------------------------------------
 
 
-def check_credentials(session: Session, username: str, password: str, ip: str) -> User:
+def check_credentials(session: DbSession, username: str, password: str, ip: str) -> User:
     """Return the user if the password is right and neither the account nor the address is
     throttled; otherwise raise LoginRefused saying when to retry."""
     username = username.strip().lower()
@@ -93,7 +92,7 @@ def verify_totp(user: User, code: str) -> bool:
 
 
 def start_session(
-    session: Session, user: User, ip: str | None, user_agent: str | None, username: str
+    session: DbSession, user: User, ip: str | None, user_agent: str | None, username: str
 ) -> str:
     """Open a server-side session and return its token (for the cookie only)."""
     throttle.clear_account(username)
@@ -113,7 +112,7 @@ def start_session(
     return token
 
 
-def resume_session(session: Session, token: str | None, user_id: int) -> tuple[User | None, str | None]:
+def resume_session(session: DbSession, token: str | None, user_id: int) -> tuple[User | None, str | None]:
     """The user behind a cookie token, or (None, why) if the session is over.
 
     Updates last-seen at most every 30 s so a busy page does not write on every request.
@@ -138,7 +137,7 @@ def resume_session(session: Session, token: str | None, user_id: int) -> tuple[U
     return row.user, None
 
 
-def end_session_by_token(session: Session, token: str | None, why: str = "logout") -> None:
+def end_session_by_token(session: DbSession, token: str | None, why: str = "logout") -> None:
     if not token:
         return
     row = session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
@@ -148,7 +147,7 @@ def end_session_by_token(session: Session, token: str | None, why: str = "logout
         audit.record(session, row.user, "auth.logout", row)
 
 
-def active_sessions(session: Session, user_id: int | None = None) -> list[UserSession]:
+def active_sessions(session: DbSession, user_id: int | None = None) -> list[UserSession]:
     now = clock.now()
     stmt = (
         select(UserSession)
@@ -162,7 +161,7 @@ def active_sessions(session: Session, user_id: int | None = None) -> list[UserSe
     return list(session.scalars(stmt))
 
 
-def end_session(session: Session, actor: Actor, session_id: int, reason: str) -> UserSession:
+def end_session(session: DbSession, actor: Actor, session_id: int, reason: str) -> UserSession:
     """An administrator ends one session; it stops working on its next request."""
     authorize(actor, Perm.ADMIN_SESSIONS)
     row = session.get(UserSession, session_id)
@@ -176,7 +175,7 @@ def end_session(session: Session, actor: Actor, session_id: int, reason: str) ->
     return row
 
 
-def _end_all(session: Session, actor: Actor, user: User, why: str, reason: str | None) -> int:
+def _end_all(session: DbSession, actor: Actor, user: User, why: str, reason: str | None) -> int:
     rows = list(
         session.scalars(
             select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
@@ -192,7 +191,7 @@ def _end_all(session: Session, actor: Actor, user: User, why: str, reason: str |
     return len(rows)
 
 
-def end_all_sessions(session: Session, actor: Actor, user_id: int, reason: str) -> int:
+def end_all_sessions(session: DbSession, actor: Actor, user_id: int, reason: str) -> int:
     authorize(actor, Perm.ADMIN_SESSIONS)
     return _end_all(session, actor, get_user(session, user_id), "revoked", reason)
 
@@ -206,7 +205,7 @@ def _access_snapshot(user: User) -> dict[str, object]:
     return {"roles": sorted(user.role_keys), "wards": sorted(user.ward_ids)}
 
 
-def _validate_access(session: Session, roles: Iterable[str], ward_ids: Iterable[int]) -> tuple[list[str], list[int]]:
+def _validate_access(session: DbSession, roles: Iterable[str], ward_ids: Iterable[int]) -> tuple[list[str], list[int]]:
     role_list = sorted(set(roles))
     unknown = [r for r in role_list if r not in ROLES]
     if unknown:
@@ -228,7 +227,7 @@ def _set_access(user: User, roles: list[str], ward_ids: list[int]) -> None:
 
 
 def create_user(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     *,
     username: str,
@@ -272,7 +271,7 @@ def create_user(
 
 
 def update_user(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     user_id: int,
     *,
@@ -301,7 +300,7 @@ def update_user(
     return user
 
 
-def set_user_active(session: Session, actor: Actor, user_id: int, active: bool, reason: str) -> User:
+def set_user_active(session: DbSession, actor: Actor, user_id: int, active: bool, reason: str) -> User:
     """Disable or re-enable an account. Disabling ends every open session at once."""
     authorize(actor, Perm.ADMIN_USERS)
     user = get_user(session, user_id)
@@ -320,7 +319,7 @@ def set_user_active(session: Session, actor: Actor, user_id: int, active: bool, 
     return user
 
 
-def reset_password(session: Session, actor: Actor, user_id: int, reason: str) -> str:
+def reset_password(session: DbSession, actor: Actor, user_id: int, reason: str) -> str:
     """Issue a temporary password (changed at next sign-in) and end the user's sessions."""
     authorize(actor, Perm.ADMIN_USERS)
     user = get_user(session, user_id)
@@ -333,7 +332,7 @@ def reset_password(session: Session, actor: Actor, user_id: int, reason: str) ->
     return temp
 
 
-def change_own_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+def change_own_password(session: DbSession, user: User, current: str, new: str, confirm: str) -> None:
     if not passwords.verify_password(user.password_hash, current):
         raise DomainError("Your current password is wrong.", field="current_password")
     problem = password_problem(new, user)
@@ -371,7 +370,7 @@ def totp_uri(user: User, secret: str) -> str:
     )
 
 
-def enable_totp(session: Session, user: User, secret: str, code: str) -> None:
+def enable_totp(session: DbSession, user: User, secret: str, code: str) -> None:
     if not user.may_use_totp(tuple(current_app.config["TOTP_ROLES"])):
         raise DomainError("Two-step sign-in is offered to administrators and auditors.")
     if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
@@ -381,7 +380,7 @@ def enable_totp(session: Session, user: User, secret: str, code: str) -> None:
     audit.record(session, user, "user.totp_enabled", user)
 
 
-def disable_totp(session: Session, user: User, password: str) -> None:
+def disable_totp(session: DbSession, user: User, password: str) -> None:
     if not passwords.verify_password(user.password_hash, password):
         raise DomainError("Your password is wrong.", field="password")
     user.totp_secret = None
@@ -389,12 +388,12 @@ def disable_totp(session: Session, user: User, password: str) -> None:
     audit.record(session, user, "user.totp_disabled", user)
 
 
-def list_users(session: Session, actor: Actor) -> list[User]:
+def list_users(session: DbSession, actor: Actor) -> list[User]:
     authorize(actor, Perm.ADMIN_USERS)
     return list(session.scalars(select(User).order_by(func.lower(User.username))))
 
 
-def open_session_counts(session: Session) -> dict[int, int]:
+def open_session_counts(session: DbSession) -> dict[int, int]:
     now = clock.now()
     rows = session.execute(
         select(UserSession.user_id, func.count())

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
 from app.core import audit
 from app.core.audit import AuditEvent
+from app.core.db import DbSession
 from app.core.errors import DomainError
 from app.core.security import Actor, Perm, authorize
 from app.domain.identity.models import User
@@ -45,7 +46,7 @@ class AuditPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def _statement(session: Session, f: AuditFilter, tz: str) -> tuple[Select[tuple[AuditEvent]], Patient | None]:
+def _statement(session: DbSession, f: AuditFilter, tz: str) -> tuple[Select[Any], Patient | None]:
     stmt = select(AuditEvent)
     patient = None
     if f.mrn:
@@ -74,7 +75,7 @@ def _statement(session: Session, f: AuditFilter, tz: str) -> tuple[Select[tuple[
     return stmt, patient
 
 
-def search(session: Session, actor: Actor, f: AuditFilter, tz: str, page: int = 1, per_page: int = 50) -> AuditPage:
+def search(session: DbSession, actor: Actor, f: AuditFilter, tz: str, page: int = 1, per_page: int = 50) -> AuditPage:
     authorize(actor, Perm.AUDIT_READ)
     stmt, patient = _statement(session, f, tz)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -83,7 +84,7 @@ def search(session: Session, actor: Actor, f: AuditFilter, tz: str, page: int = 
     return AuditPage(rows, total, page, per_page, patient)
 
 
-def export(session: Session, actor: Actor, f: AuditFilter, tz: str, fmt: str, limit: int) -> tuple[list[AuditEvent], bool]:
+def export(session: DbSession, actor: Actor, f: AuditFilter, tz: str, fmt: str, limit: int) -> tuple[list[AuditEvent], bool]:
     """The selection, oldest first, capped at `limit`; True when it was cut short."""
     authorize(actor, Perm.AUDIT_EXPORT)
     stmt, patient = _statement(session, f, tz)

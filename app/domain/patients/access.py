@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import object_session
 
 from app.core import clock
+from app.core.db import DbSession
 from app.core.security import Actor, Perm, register_scope
 from app.domain.admissions.services import current_ward_ids
 from app.domain.patients.models import BreakGlassGrant, Patient
 
 
-def active_grant(session: Session, user_id: int, patient_id: int) -> BreakGlassGrant | None:
+def active_grant(session: DbSession, user_id: int, patient_id: int) -> BreakGlassGrant | None:
     return session.scalar(
         select(BreakGlassGrant)
         .where(

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 from app.core import audit, clock
+from app.core.db import DbSession
 from app.core.errors import DomainError, Forbidden, NotFound
 from app.core.identifiers import next_value
 from app.core.security import Actor, Perm, authorize, can
@@ -51,7 +51,7 @@ class Demographics:
         return errors
 
 
-def register_patient(session: Session, actor: Actor, data: Demographics) -> Patient:
+def register_patient(session: DbSession, actor: Actor, data: Demographics) -> Patient:
     """Create a patient with a new MRN (a serial plus its Luhn check digit)."""
     authorize(actor, Perm.PATIENT_WRITE)
     problems = data.problems(clock.today_local(current_app.config["HOSPITAL_TIMEZONE"]))
@@ -68,7 +68,7 @@ def register_patient(session: Session, actor: Actor, data: Demographics) -> Pati
 
 
 def record_allergy(
-    session: Session, actor: Actor, patient_id: int, substance: str,
+    session: DbSession, actor: Actor, patient_id: int, substance: str,
     reaction: str | None = None, severity: str = "moderate", code: str | None = None,
 ) -> Allergy:
     authorize(actor, Perm.PATIENT_WRITE)
@@ -86,33 +86,33 @@ def record_allergy(
     return allergy
 
 
-def _get(session: Session, patient_id: int) -> Patient:
+def _get(session: DbSession, patient_id: int) -> Patient:
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("No such patient.")
     return patient
 
 
-def get_patient(session: Session, actor: Actor, patient_id: int, perm: Perm = Perm.PATIENT_READ) -> Patient:
+def get_patient(session: DbSession, actor: Actor, patient_id: int, perm: Perm = Perm.PATIENT_READ) -> Patient:
     """The patient, if the actor may see them; Forbidden (with a break-glass offer) otherwise."""
     patient = _get(session, patient_id)
     authorize(actor, perm, patient)
     return patient
 
 
-def open_chart(session: Session, actor: Actor, patient_id: int) -> Patient:
+def open_chart(session: DbSession, actor: Actor, patient_id: int) -> Patient:
     """Open a patient's chart. Every opening is recorded as a read in the audit trail."""
     patient = get_patient(session, actor, patient_id)
     audit.record(session, actor, "patient.chart_opened", patient, patient_id=patient.id)
     return patient
 
 
-def may_break_glass(session: Session, actor: Actor, patient_id: int) -> bool:
+def may_break_glass(session: DbSession, actor: Actor, patient_id: int) -> bool:
     patient = _get(session, patient_id)
     return actor.has_perm(Perm.BREAK_GLASS) and not in_scope(actor, Perm.PATIENT_READ, patient)
 
 
-def break_glass(session: Session, actor: Actor, patient_id: int, reason: str) -> BreakGlassGrant:
+def break_glass(session: DbSession, actor: Actor, patient_id: int, reason: str) -> BreakGlassGrant:
     """Open a chart outside the actor's ward scope for a stated reason and a limited time."""
     authorize(actor, Perm.BREAK_GLASS)
     if actor.id is None:
@@ -133,7 +133,7 @@ def break_glass(session: Session, actor: Actor, patient_id: int, reason: str) ->
 
 
 def visible_patients(
-    session: Session, actor: Actor, query: str = "", limit: int = 50
+    session: DbSession, actor: Actor, query: str = "", limit: int = 50
 ) -> list[Patient]:
     """Patients the actor may see, newest first, optionally filtered by MRN or name start."""
     authorize(actor, Perm.PATIENT_READ)
