@@ -191,10 +191,10 @@ def record(
     label: str | None = None,
 ) -> AuditEvent:
     """Append one audit row in the caller's transaction (flushed, not committed)."""
-    entity_type, entity_id = _entity_ref(entity)
     ctx = current_context.get()
     _lock_chain(session)
     session.flush()  # the entity's id must exist before we reference it
+    entity_type, entity_id = _entity_ref(entity)
     tail = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

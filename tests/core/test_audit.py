@@ -116,3 +116,12 @@ def test_record_carries_request_context(db_session: Any) -> None:
         audit.current_context.reset(token)
     assert (row.request_id, row.ip, row.reason) == ("req-1", "10.1.2.3", "why")
     assert row.changes() == [("a", 1, 2)]
+
+
+def test_entity_id_is_recorded_for_objects_flushed_by_record(db_session: Any) -> None:
+    from app.domain.facilities.models import Ward
+
+    ward = Ward(code="NEW", name="New ward")
+    db_session.add(ward)  # not yet flushed: record() must flush before naming it
+    row = audit.record(db_session, SYSTEM, "ward.created", ward)
+    assert row.entity_type == "ward" and row.entity_id == str(ward.id)

@@ -63,14 +63,15 @@ def _export(fmt: str) -> Response:
         db.session.rollback()
         _field_error(form, exc)
         return invalid("audit/browse.html", "audit/_results.html", form=form, result=None)
+    mrns = oversight.mrns_for(db.session, rows)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerows(oversight.csv_rows(rows))
+        writer.writerows(oversight.csv_rows(rows, mrns))
         body: bytes = buffer.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 names correctly
         mimetype = "text/csv"
     else:
-        body = render_pdf("audit_extract.html", rows=rows, truncated=truncated, filter=_filter(form),
+        body = render_pdf("audit_extract.html", rows=rows, mrns=mrns, truncated=truncated, filter=_filter(form),
                           printed_by=current_user.label)
         mimetype = "application/pdf"
     db.session.commit()  # the export is recorded only once it has been produced

@@ -40,6 +40,7 @@ class AuditPage:
     page: int
     per_page: int
     patient: Patient | None
+    mrns: dict[int, str]
 
     @property
     def pages(self) -> int:
@@ -81,7 +82,16 @@ def search(session: DbSession, actor: Actor, f: AuditFilter, tz: str, page: int 
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, page)
     rows = list(session.scalars(stmt.order_by(AuditEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page)))
-    return AuditPage(rows, total, page, per_page, patient)
+    return AuditPage(rows, total, page, per_page, patient, mrns_for(session, rows))
+
+
+def mrns_for(session: DbSession, rows: list[AuditEvent]) -> dict[int, str]:
+    """MRNs for the rows' patients, in one query: people read MRNs, not internal ids."""
+    ids = {r.patient_id for r in rows if r.patient_id is not None}
+    if not ids:
+        return {}
+    rows_ = session.execute(select(Patient.id, Patient.mrn).where(Patient.id.in_(ids)))
+    return {pid: mrn for pid, mrn in rows_}
 
 
 def export(session: DbSession, actor: Actor, f: AuditFilter, tz: str, fmt: str, limit: int) -> tuple[list[AuditEvent], bool]:
@@ -101,8 +111,10 @@ CSV_COLUMNS = ("seq", "occurred_at", "actor_label", "action", "entity_type", "en
                "patient_id", "before", "after", "reason", "request_id", "ip", "hash")
 
 
-def csv_rows(rows: list[AuditEvent]) -> Iterator[list[str]]:
-    yield list(CSV_COLUMNS)
+def csv_rows(rows: list[AuditEvent], mrns: dict[int, str]) -> Iterator[list[str]]:
+    yield [*CSV_COLUMNS, "patient_mrn"]
     for r in rows:
-        yield ["" if getattr(r, c) is None else str(getattr(r, c)) if c != "occurred_at"
-               else r.occurred_at.isoformat() for c in CSV_COLUMNS]
+        values = [getattr(r, c) for c in CSV_COLUMNS]
+        values[1] = r.occurred_at.isoformat()
+        mrn = mrns.get(r.patient_id) if r.patient_id is not None else None
+        yield ["" if v is None else str(v) for v in [*values, mrn]]

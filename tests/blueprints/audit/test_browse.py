@@ -70,6 +70,7 @@ def test_csv_export_holds_the_selection_and_is_audited(client: Any, login_as: An
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert rows[0][:4] == ["seq", "occurred_at", "actor_label", "action"]
     assert {r[3] for r in rows[1:]} == {"patient.registered", "encounter.admitted"}
+    assert {r[-1] for r in rows[1:]} == {wang.mrn}
     exported = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.exported_csv"))
     assert exported is not None and exported.patient_id == wang.id
 
