@@ -9,7 +9,7 @@ run:
 	@$(FLASK) db upgrade
 	@$(FLASK) demo seed
 	@echo "Infirmary on http://$(HOST):$(PORT)"
-	@$(FLASK) run --host $(HOST) --port $(PORT) --no-debugger --no-reload
+	@$(FLASK) serve --host $(HOST) --port $(PORT)
 
 test:
 	@scripts/setup.sh test

@@ -127,6 +127,10 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "PRINT_LABEL_SIZE": os.environ.get("PRINT_LABEL_SIZE", "62mm 29mm"),
         "PRINT_PAGE_SIZE": os.environ.get("PRINT_PAGE_SIZE", "A4"),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "infirmary-socketio"),
+        "JOB_TIMEOUT_SECONDS": _int("JOB_TIMEOUT_SECONDS", 120),
+        "JOB_STALE_SECONDS": _int("JOB_STALE_SECONDS", 600),
+        "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "1")),
         # argon2id; OWASP's minimum profile. Tests use a cheaper profile of the same algorithm.
         "ARGON2_PARAMS": (
             {"time_cost": 1, "memory_cost": 8 * 1024, "parallelism": 1}

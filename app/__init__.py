@@ -17,7 +17,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     from app import models  # noqa: F401  (registers every table and scope rule)
     from app.core import web
     from app.core.db import configure_sqlite
-    from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
+    from app.extensions import babel, csrf, db, htmx, limiter, login, migrate, socketio
 
     web.configure_logging(app)
     if app.config["TRUSTED_PROXIES"]:
@@ -36,14 +36,19 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     babel.init_app(app)
     limiter.init_app(app)
     login.init_app(app)
+    # With Redis, every web process and worker shares rooms through its pub/sub channel.
+    socketio.init_app(app, message_queue=app.config["REDIS_URL"] or None, async_mode="threading",
+                      channel=app.config["SOCKETIO_CHANNEL"])
 
     web.init_request_plumbing(app)
     web.init_error_pages(app)
 
     from app.blueprints import register_blueprints
     from app.cli import register_cli
+    from app.realtime import register_namespaces
 
     register_blueprints(app)
+    register_namespaces()
     register_cli(app)
     return app
 

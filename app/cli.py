@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from flask import Flask
@@ -75,6 +76,107 @@ def seed(patients: int) -> None:
         click.echo(f"  {role:<15} / {password:<8} {label}")
 
 
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the embedded default: HTTP, WebSockets and (with no Redis) the in-process job runner."""
+    from flask import current_app
+
+    from app.extensions import socketio
+    from app.jobs.runner import EmbeddedRunner
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = None
+    if not app.config["REDIS_URL"]:
+        runner = EmbeddedRunner(app, app.config["SCHEDULER_INTERVAL_SECONDS"])
+        runner.start()
+    try:
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False,
+                     log_output=False)
+    finally:
+        if runner is not None:
+            runner.stop()
+
+
+@click.command("worker")
+@click.option("--queues", default="default,reminders,pdf", show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: str, burst: bool) -> None:
+    """Run an RQ worker (with its scheduler, for retries with backoff) on the given queues.
+
+    SimpleWorker runs jobs in this process: the database pool and the Socket.IO emitter are set
+    up once, and a killed worker loses nothing because due rows are re-dispatched."""
+    from flask import current_app
+    from rq import SimpleWorker
+
+    from app.core.jobs import rq_queue
+
+    connection = redis_connection_or_fail(current_app.config)
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    w = SimpleWorker([rq_queue(n, connection) for n in names], connection=connection)
+    w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+def redis_connection_or_fail(config: Any) -> Any:
+    from app.core.jobs import redis_connection
+
+    if not config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: the embedded default runs jobs in-process (flask serve).")
+    return redis_connection()
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+def scheduler(once: bool) -> None:
+    """Start periodic jobs when due and dispatch due rows (run one or more; they coordinate)."""
+    import time
+
+    from flask import current_app
+
+    from app.jobs.runner import tick
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    interval = float(app.config["SCHEDULER_INTERVAL_SECONDS"])
+    while True:
+        started = time.monotonic()
+        try:
+            tick(app)
+        except Exception as exc:  # Redis or the database away: keep going, rows wait
+            click.echo(f"scheduler pass failed: {type(exc).__name__}: {exc}", err=True)
+            if once:
+                raise
+        if once:
+            return
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+def backup(target: str) -> None:
+    """Copy the embedded SQLite database consistently while Infirmary runs (online backup)."""
+    import sqlite3
+
+    from flask import current_app
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        raise click.ClickException("This is PostgreSQL: back it up with pg_dump (see docs/deploy.md).")
+    source = sqlite3.connect(url.removeprefix("sqlite:///"))
+    dest = sqlite3.connect(target)
+    try:
+        source.backup(dest)
+        check = dest.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        dest.close()
+        source.close()
+    if check != "ok":
+        raise click.ClickException(f"The copy failed its integrity check: {check}")
+    click.echo(f"Backed up to {target} (integrity ok).")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, audit_cli, demo_cli):
-        app.cli.add_command(group)
+    for command in (users_cli, audit_cli, demo_cli, serve, worker, scheduler, backup):
+        app.cli.add_command(command)

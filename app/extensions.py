@@ -7,6 +7,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
+from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -21,3 +22,6 @@ htmx = Htmx()
 babel = Babel()
 # No blanket limits: login throttling counts failures, not requests (see identity.throttle).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Threading mode: gunicorn's gthread worker and the dev server both serve WebSockets through
+# simple-websocket; eventlet/gevent are avoided (see docs/deploy.md).
+socketio = SocketIO()

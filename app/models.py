@@ -2,8 +2,10 @@
 
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.identifiers import IdentifierCounter  # noqa: F401
+from app.core.jobs import DueJob, PeriodicJobState  # noqa: F401
 from app.domain.admissions.models import Encounter  # noqa: F401
 from app.domain.facilities.models import Bed, Room, Ward  # noqa: F401
 from app.domain.identity.models import User, UserRole, UserSession, WardAssignment  # noqa: F401
+from app.domain.notifications.models import Notification  # noqa: F401
 from app.domain.patients import access  # noqa: F401  (registers the patient scope rule)
 from app.domain.patients.models import Allergy, BreakGlassGrant, Patient  # noqa: F401

@@ -12,6 +12,7 @@ VENDOR = ROOT / "app" / "static" / "vendor"
 FILES = {
     "htmx/htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
     "bootstrap/bootstrap.min.css": "node_modules/bootstrap/dist/css/bootstrap.min.css",
+    "socket.io/socket.io.min.js": "node_modules/socket.io-client/dist/socket.io.min.js",
 }
 
 

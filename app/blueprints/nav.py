@@ -25,6 +25,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem(_l("Patients"), "patients.list_patients", Perm.PATIENT_READ, "p"),
     NavItem(_l("Users"), "admin.list_users", Perm.ADMIN_USERS, "u"),
     NavItem(_l("Sessions"), "admin.list_sessions", Perm.ADMIN_SESSIONS, "s"),
+    NavItem(_l("Jobs"), "admin.list_jobs", Perm.ADMIN_JOBS, "j"),
     NavItem(_l("Audit trail"), "audit.browse_audit", Perm.AUDIT_READ, "a"),
 )
 
@@ -34,4 +35,11 @@ def init_nav(app: Flask) -> None:
     def _nav() -> dict[str, object]:
         if not current_user.is_authenticated:
             return {"nav_items": ()}
-        return {"nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm))}
+        from app.domain.notifications import services as notifications
+        from app.extensions import db
+
+        return {
+            "nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm)),
+            "unread": notifications.unread_count(db.session, current_user.id),
+            "latest_id": notifications.latest_id(db.session, current_user.id),
+        }

@@ -29,22 +29,26 @@ class Perm(StrEnum):
     ADMIN_SESSIONS = "admin.sessions"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
+    ADMIN_JOBS = "admin.jobs"
+    NOTIFICATIONS = "notification.read"
+    LIVE_UPDATES = "live.connect"
+    PRINT_LABELS = "patient.print_label"
 
 
-_EVERYONE = {Perm.DASHBOARD, Perm.ACCOUNT}
+_EVERYONE = {Perm.DASHBOARD, Perm.ACCOUNT, Perm.NOTIFICATIONS, Perm.LIVE_UPDATES}
 _CLINICAL_READ = _EVERYONE | {Perm.PATIENT_READ}
 
 ROLES: dict[str, frozenset[Perm]] = {
-    "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE}),
-    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS}),
-    "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS}),
+    "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE, Perm.PRINT_LABELS}),
+    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS}),
+    "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS}),
     "doctor": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW}),
     "pharmacist": frozenset(_CLINICAL_READ),
     "lab_tech": frozenset(_CLINICAL_READ),
     "lab_supervisor": frozenset(_CLINICAL_READ),
     "billing": frozenset(_CLINICAL_READ),
     # IT and audit staff hold no clinical access: they run the system, not the wards.
-    "admin": frozenset(_EVERYONE | {Perm.ADMIN_USERS, Perm.ADMIN_SESSIONS}),
+    "admin": frozenset(_EVERYONE | {Perm.ADMIN_USERS, Perm.ADMIN_SESSIONS, Perm.ADMIN_JOBS}),
     "auditor": frozenset(_EVERYONE | {Perm.AUDIT_READ, Perm.AUDIT_EXPORT}),
 }
 
@@ -59,6 +63,17 @@ ROLE_LABELS: dict[str, str] = {
     "billing": "Finance",
     "admin": "Administrator (IT)",
     "auditor": "Auditor",
+}
+
+# Departments, for notify(dept=...) and the dept:<key> live rooms.
+DEPARTMENTS: dict[str, frozenset[str]] = {
+    "reception": frozenset({"reception"}),
+    "wards": frozenset({"nurse", "charge_nurse", "doctor"}),
+    "pharmacy": frozenset({"pharmacist"}),
+    "lab": frozenset({"lab_tech", "lab_supervisor"}),
+    "billing": frozenset({"billing"}),
+    "it": frozenset({"admin"}),
+    "audit": frozenset({"auditor"}),
 }
 
 # Roles whose patient access is limited to the wards they are assigned to.

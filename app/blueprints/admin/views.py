@@ -178,3 +178,23 @@ def end_session() -> Response:
     flash(_("Ended the session of %(name)s.", name=row.user.full_name), "success")
     return render("admin/sessions.html", "admin/_sessions_table.html",
                   sessions=identity.active_sessions(db.session), form=EndSessionForm())
+
+
+@bp.route("/jobs")
+@require(Perm.ADMIN_JOBS)
+def list_jobs() -> Response:
+    from app.domain.oversight import jobs_status
+
+    return render("admin/jobs.html", "admin/_jobs.html", info=jobs_status.collect(db.session))
+
+
+@bp.route("/jobs/<int:row_id>/retry", methods=["POST"])
+@require(Perm.ADMIN_JOBS)
+def retry_job(row_id: int) -> Response:
+    from app.core import jobs
+    from app.domain.oversight import jobs_status
+
+    row = jobs.retry_failed(db.session, current_user, row_id)
+    db.session.commit()
+    flash(_("Job %(id)s will run again.", id=row.id), "success")
+    return render("admin/jobs.html", "admin/_jobs.html", info=jobs_status.collect(db.session))

@@ -1,0 +1,44 @@
+"""Pushing small events to rooms of connected browsers, from the web process or a worker.
+
+Pages re-fetch their fragments over HTTP when an event arrives, so rendering and access checks
+stay in the views: an event says only *what* changed (`{"type": "bed.updated", "id": 12}`).
+Every push goes through after-commit, so a rolled-back change notifies nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.core.after_commit import after_commit
+from app.core.db import DbSession
+from app.extensions import socketio
+
+log = logging.getLogger("infirmary.realtime")
+NAMESPACE = "/live"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def role_room(role: str) -> str:
+    return f"role:{role}"
+
+
+def ward_room(ward_id: int) -> str:
+    return f"ward:{ward_id}"
+
+
+def dept_room(dept: str) -> str:
+    return f"dept:{dept}"
+
+
+def push_now(room: str, event: dict[str, Any]) -> None:
+    """Emit immediately (through the Redis message queue when configured)."""
+    socketio.emit("event", event, namespace=NAMESPACE, to=room)
+
+
+def push(session: DbSession, room: str, event: dict[str, Any]) -> None:
+    """Emit once the session's transaction commits."""
+    after_commit(session, push_now, room, event)

@@ -1,0 +1,41 @@
+"""Every periodic job, in one table. The scheduler (or the embedded runner) reads only this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: str  # import path of fn(session) -> str | None (None: ok; text: what went wrong)
+    every: timedelta | None = None
+    daily_at: time | None = None  # hospital local time
+    queue: str = "default"
+    # Run in the scheduler's own process instead of on a queue (the dispatcher itself).
+    in_scheduler: bool = False
+    description: str = ""
+
+    def next_after(self, moment: datetime, tz: str) -> datetime:
+        if self.every is not None:
+            return moment + self.every
+        assert self.daily_at is not None
+        local = moment.astimezone(ZoneInfo(tz))
+        candidate = datetime.combine(local.date(), self.daily_at, ZoneInfo(tz))
+        if candidate <= local:
+            candidate = datetime.combine(local.date() + timedelta(days=1), self.daily_at, ZoneInfo(tz))
+        return candidate.astimezone(moment.tzinfo)
+
+
+PERIODIC: tuple[Periodic, ...] = (
+    Periodic("dispatch-due", "app.jobs.runner.dispatch_due_rows", every=timedelta(seconds=1),
+             in_scheduler=True, description="Claim due rows and enqueue one job per row"),
+    Periodic("sweep-stale-jobs", "app.jobs.runner.sweep_stale_rows", every=timedelta(minutes=1),
+             in_scheduler=True, description="Re-dispatch rows whose job was lost"),
+    Periodic("audit-verify", "app.jobs.audit_checks.verify_audit_trail", daily_at=time(2, 0),
+             description="Verify the audit trail's hash chain; alert admins and auditors if broken"),
+)
+
+BY_NAME = {p.name: p for p in PERIODIC}

@@ -1,0 +1,64 @@
+"""The /live namespace: notifications, bed board and queue updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+from flask_socketio import join_room
+
+from app.core import realtime
+from app.core.security import DEPARTMENTS, Perm
+from app.domain.notifications import services as notifications
+from app.extensions import db
+from app.realtime import socket_event
+
+
+def rooms_for(user: Any) -> list[str]:
+    """The rooms a user's scope allows: their own, their roles', their wards', their departments'."""
+    rooms = [realtime.user_room(user.id)]
+    rooms += [realtime.role_room(r) for r in sorted(user.role_keys)]
+    rooms += [realtime.ward_room(w) for w in sorted(user.ward_ids)]
+    rooms += [realtime.dept_room(d) for d, roles in sorted(DEPARTMENTS.items()) if roles & user.role_keys]
+    return rooms
+
+
+@socket_event("connect", realtime.NAMESPACE, Perm.LIVE_UPDATES)
+def on_connect(auth: Any = None) -> None:
+    for room in rooms_for(current_user):
+        join_room(room)
+    db.session.remove()
+
+
+@socket_event("catch_up", realtime.NAMESPACE, Perm.NOTIFICATIONS)
+def on_catch_up(data: Any = None) -> dict[str, Any]:
+    """After a reconnect the browser asks for what it missed since the last id it saw."""
+    since = 0
+    if isinstance(data, dict):
+        try:
+            since = max(0, int(data.get("since", 0)))
+        except (TypeError, ValueError):
+            since = 0
+    try:
+        missed = notifications.unread_since(db.session, current_user.id, since)
+        return {"notifications": [
+            {"id": n.id, "kind": n.kind, "text": n.text, "priority": n.priority, "link": n.link}
+            for n in missed
+        ], "unread": notifications.unread_count(db.session, current_user.id)}
+    finally:
+        db.session.remove()
+
+
+@socket_event("watch_ward", realtime.NAMESPACE, Perm.WARD_VIEW)
+def on_watch_ward(data: Any = None) -> dict[str, Any]:
+    """Follow a ward's live updates (bed board); only wards in the user's scope."""
+    raw = data.get("ward_id") if isinstance(data, dict) else None
+    try:
+        ward_id = int(str(raw))
+    except ValueError:
+        return {"error": "ward_id must be a number"}
+    scope = current_user.scoped_ward_ids(Perm.WARD_VIEW)
+    if scope is not None and ward_id not in scope:
+        return {"error": "forbidden"}
+    join_room(realtime.ward_room(ward_id))
+    return {"ok": True}
