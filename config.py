@@ -128,6 +128,8 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "PRINT_PAGE_SIZE": os.environ.get("PRINT_PAGE_SIZE", "A4"),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "infirmary-socketio"),
+        # Rooms shared across web processes and workers through Redis pub/sub.
+        "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE", redis_url),
         "JOB_TIMEOUT_SECONDS": _int("JOB_TIMEOUT_SECONDS", 120),
         "JOB_STALE_SECONDS": _int("JOB_STALE_SECONDS", 600),
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "1")),

@@ -37,8 +37,11 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     limiter.init_app(app)
     login.init_app(app)
     # With Redis, every web process and worker shares rooms through its pub/sub channel.
-    socketio.init_app(app, message_queue=app.config["REDIS_URL"] or None, async_mode="threading",
-                      channel=app.config["SOCKETIO_CHANNEL"])
+    socketio.init_app(app, message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"] or None,
+                      async_mode="threading", channel=app.config["SOCKETIO_CHANNEL"])
+    # One SocketIO object serves every app in a process (tests make several); emits must go to
+    # this app's server.
+    app.extensions["infirmary_socketio_server"] = socketio.server
 
     web.init_request_plumbing(app)
     web.init_error_pages(app)

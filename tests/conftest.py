@@ -62,6 +62,9 @@ def make_app(tmp_dir: Path, name: str = "test", **overrides: Any) -> Flask:
         DATABASE_URL=database_url(tmp_dir, name),
         REDIS_URL=redis_url,
         RATELIMIT_STORAGE_URI=redis_url or "memory://",
+        # Flask-SocketIO's test client cannot use a message queue; real processes sharing rooms
+        # through Redis are tested in tests/deploy and tests/reliability.
+        SOCKETIO_MESSAGE_QUEUE=overrides.pop("SOCKETIO_MESSAGE_QUEUE", ""),
         INSTANCE_PATH=str(tmp_dir / f"instance-{name}"),
         **overrides,
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from app.core.after_commit import after_commit
 from app.core.db import DbSession
 from app.extensions import socketio
@@ -36,7 +38,8 @@ def dept_room(dept: str) -> str:
 
 def push_now(room: str, event: dict[str, Any]) -> None:
     """Emit immediately (through the Redis message queue when configured)."""
-    socketio.emit("event", event, namespace=NAMESPACE, to=room)
+    server = current_app.extensions.get("infirmary_socketio_server") if has_app_context() else None
+    (server or socketio.server).emit("event", event, namespace=NAMESPACE, to=room)
 
 
 def push(session: DbSession, room: str, event: dict[str, Any]) -> None:

@@ -27,7 +27,6 @@ def rooms_for(user: Any) -> list[str]:
 def on_connect(auth: Any = None) -> None:
     for room in rooms_for(current_user):
         join_room(room)
-    db.session.remove()
 
 
 @socket_event("catch_up", realtime.NAMESPACE, Perm.NOTIFICATIONS)
@@ -39,14 +38,11 @@ def on_catch_up(data: Any = None) -> dict[str, Any]:
             since = max(0, int(data.get("since", 0)))
         except (TypeError, ValueError):
             since = 0
-    try:
-        missed = notifications.unread_since(db.session, current_user.id, since)
-        return {"notifications": [
-            {"id": n.id, "kind": n.kind, "text": n.text, "priority": n.priority, "link": n.link}
-            for n in missed
-        ], "unread": notifications.unread_count(db.session, current_user.id)}
-    finally:
-        db.session.remove()
+    missed = notifications.unread_since(db.session, current_user.id, since)
+    return {"notifications": [
+        {"id": n.id, "kind": n.kind, "text": n.text, "priority": n.priority, "link": n.link}
+        for n in missed
+    ], "unread": notifications.unread_count(db.session, current_user.id)}
 
 
 @socket_event("watch_ward", realtime.NAMESPACE, Perm.WARD_VIEW)

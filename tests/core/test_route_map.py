@@ -107,3 +107,15 @@ def test_a_role_without_the_permission_gets_403(
         for header in SECURITY_HEADERS:
             assert header in response.headers
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_every_socket_event_declares_a_permission(app: Flask) -> None:
+    from app.extensions import socketio
+    from app.realtime import SOCKET_EVENTS
+
+    declared = {(ns, event) for ns, event, _perm in SOCKET_EVENTS}
+    server = app.extensions["infirmary_socketio_server"]
+    registered = {(ns, event) for ns, handlers in server.handlers.items() for event in handlers}
+    assert registered and registered <= declared, registered - declared
+    assert {("/live", "connect"), ("/live", "catch_up"), ("/live", "watch_ward")} <= declared
+    assert socketio is not None

@@ -14,6 +14,7 @@ from app.core.errors import DomainError, Forbidden, NotFound
 from app.core.identifiers import next_value
 from app.core.security import Actor, Perm, authorize, can
 from app.domain.admissions.models import Encounter
+from app.domain.notifications.services import notify
 from app.domain.patients import rules
 from app.domain.patients.access import in_scope
 from app.domain.patients.models import Allergy, BreakGlassGrant, Patient
@@ -129,6 +130,8 @@ def break_glass(session: DbSession, actor: Actor, patient_id: int, reason: str) 
     session.flush()
     audit.record(session, actor, "patient.break_glass", grant, patient_id=patient.id,
                  reason=reason, after={"expires_at": grant.expires_at})
+    notify(session, kind="patient.break_glass", role="auditor", link=f"/audit/?mrn={patient.mrn}",
+           text=f"{actor.label} broke the glass on MRN {patient.mrn}: {reason}")
     return grant
 
 
