@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -85,7 +86,8 @@ def serve(host: str, port: int) -> None:
     """Serve the embedded default: HTTP, WebSockets and (with no Redis) the in-process job runner."""
     from flask import current_app
 
-    from app.extensions import socketio
+    from werkzeug.serving import run_simple
+
     from app.jobs.runner import EmbeddedRunner
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -93,9 +95,12 @@ def serve(host: str, port: int) -> None:
     if not app.config["REDIS_URL"]:
         runner = EmbeddedRunner(app, app.config["SCHEDULER_INTERVAL_SECONDS"])
         runner.start()
+    # Werkzeug's threaded server carries WebSockets for Flask-SocketIO's threading mode (through
+    # simple-websocket). It is the embedded default's server; production runs gunicorn.
+    click.echo(f"Infirmary on http://{host}:{port} (embedded; jobs run in-process: {runner is not None})")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our JSON request log covers it
     try:
-        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False,
-                     log_output=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         if runner is not None:
             runner.stop()
