@@ -85,7 +85,6 @@ def seed(patients: int) -> None:
 def serve(host: str, port: int) -> None:
     """Serve the embedded default: HTTP, WebSockets and (with no Redis) the in-process job runner."""
     from flask import current_app
-
     from werkzeug.serving import run_simple
 
     from app.jobs.runner import EmbeddedRunner
