@@ -14,6 +14,9 @@ from app.extensions import socketio
 
 # (namespace, event, permission) for every handler: the route-map test walks this too.
 SOCKET_EVENTS: list[tuple[str, str, Perm]] = []
+# (event, guarded handler, namespace), attached to each app's Socket.IO server by
+# register_namespaces(): every create_app() makes a new server, and each needs every handler.
+_HANDLERS: list[tuple[str, Callable[..., Any], str]] = []
 
 
 def socket_event(event: str, namespace: str, perm: Perm) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -31,11 +34,16 @@ def socket_event(event: str, namespace: str, perm: Perm) -> Callable[[Callable[.
             return fn(*args, **kwargs)
 
         SOCKET_EVENTS.append((namespace, event, perm))
-        socketio.on_event(event, guarded, namespace=namespace)
+        _HANDLERS.append((event, guarded, namespace))
         return guarded
 
     return decorator
 
 
 def register_namespaces() -> None:
-    from app.realtime import live  # noqa: F401
+    """Attach every handler to the Socket.IO server that create_app() has just made."""
+    from app.realtime import bridges, live  # noqa: F401
+
+    bridges.connect()  # blinker keeps one connection per receiver, however often this runs
+    for event, fn, namespace in _HANDLERS:
+        socketio.on_event(event, fn, namespace=namespace)

@@ -125,3 +125,22 @@ def test_a_revoked_session_is_refused_at_its_next_event(
     reply = sio.emit("catch_up", {"since": 0}, namespace="/live", callback=True)
     assert reply == {"error": "forbidden"}
     assert not sio.is_connected("/live")
+
+
+def test_an_admission_pushes_bed_updated_to_the_ward_room(
+    app: Any, client: Any, db_session: Any, make_user: Any
+) -> None:
+    ward = factories.ward(db_session, beds=2)
+    nurse = make_user("nurse", ward_ids=[ward.id])
+    db_session.commit()
+    login(client, nurse.username)
+    sio = _connect(app, client)
+    sio.get_received("/live")
+    factories.admitted(db_session, ward)
+    db_session.commit()
+    events = [e for e in _events(sio) if e["type"] == "bed.updated"]
+    assert events and events[0]["ward_id"] == ward.id
+    # The ward page answers the re-fetch with just the bed grid.
+    grid = client.get_htmx(f"/wards/{ward.id}").get_data(as_text=True)
+    assert grid.lstrip().startswith(f'<div class="bed-grid" id="ward-{ward.id}-beds"') and "occupied" in grid
+    sio.disconnect("/live")

@@ -39,4 +39,4 @@ def view_ward(ward_id: int) -> Response:
         abort(404)
     by_bed = {e.bed_id: e for e in inpatients_on_wards(db.session, [ward.id])}
     today = clock.today_local(current_app.config["HOSPITAL_TIMEZONE"])
-    return render("wards/ward.html", ward=ward, by_bed=by_bed, today=today)
+    return render("wards/ward.html", "wards/_beds.html", ward=ward, by_bed=by_bed, today=today)

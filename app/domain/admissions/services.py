@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.core import audit, clock
+from app.core import audit, clock, events
 from app.core.db import DbSession
 from app.core.errors import Conflict
 from app.core.security import Actor, Perm, authorize
@@ -39,6 +39,8 @@ def admit_to_bed(session: DbSession, actor: Actor, patient_id: int, bed_id: int)
         raise Conflict("That bed was just taken by another admission.") from exc
     audit.record(session, actor, "encounter.admitted", encounter, patient_id=patient_id,
                  after={"ward_id": encounter.ward_id, "bed_id": bed.id})
+    events.admitted.send(session, encounter=encounter)
+    events.bed_changed.send(session, ward_id=bed.room.ward_id, bed_id=bed.id)
     return encounter
 
 
