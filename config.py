@@ -126,6 +126,7 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "AUDIT_EXPORT_MAX_ROWS": _int("AUDIT_EXPORT_MAX_ROWS", 5000),
         "PRINT_LABEL_SIZE": os.environ.get("PRINT_LABEL_SIZE", "62mm 29mm"),
         "PRINT_PAGE_SIZE": os.environ.get("PRINT_PAGE_SIZE", "A4"),
+        "PRINT_JOB_RETENTION_HOURS": _int("PRINT_JOB_RETENTION_HOURS", 24),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "infirmary-socketio"),
         # Rooms shared across web processes and workers through Redis pub/sub.

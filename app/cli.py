@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from typing import Any
@@ -120,6 +121,10 @@ def worker(queues: str, burst: bool) -> None:
 
     connection = redis_connection_or_fail(current_app.config)
     names = [q.strip() for q in queues.split(",") if q.strip()]
+    # Long-lived objects made at start-up need no more garbage-collector passes; without this a
+    # full collection lands on every few PDF renders.
+    gc.collect()
+    gc.freeze()
     w = SimpleWorker([rq_queue(n, connection) for n in names], connection=connection)
     w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 

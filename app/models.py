@@ -9,3 +9,5 @@ from app.domain.identity.models import User, UserRole, UserSession, WardAssignme
 from app.domain.notifications.models import Notification  # noqa: F401
 from app.domain.patients import access  # noqa: F401  (registers the patient scope rule)
 from app.domain.patients.models import Allergy, BreakGlassGrant, Patient  # noqa: F401
+from app.domain.printing.models import PrintJob  # noqa: F401
+from app.jobs import printing  # noqa: F401  (registers the print job handler)

@@ -6,10 +6,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.blueprints import admin, audit, auth, main, notifications, patients, wards
+    from app.blueprints import admin, audit, auth, main, notifications, patients, prints, wards
     from app.blueprints.nav import init_nav
 
-    for module in (main, auth, admin, audit, patients, wards, notifications):
+    for module in (main, auth, admin, audit, patients, wards, notifications, prints):
         app.register_blueprint(module.bp)
     auth.session.init_login(app)
     init_nav(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -33,7 +33,8 @@ NAV: tuple[NavItem, ...] = (
 def init_nav(app: Flask) -> None:
     @app.context_processor
     def _nav() -> dict[str, object]:
-        if not current_user.is_authenticated:
+        # Templates also render outside requests (PDFs in jobs): no user, no navigation.
+        if not has_request_context() or current_user is None or not current_user.is_authenticated:
             return {"nav_items": ()}
         from app.domain.notifications import services as notifications
         from app.extensions import db

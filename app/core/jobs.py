@@ -169,6 +169,39 @@ def enqueue_row(row: DueJob, connection: Any) -> None:
         pass
 
 
+def enqueue_rows(rows: list[DueJob], connection: Any) -> int:
+    """Put every claimed row's job on its queue in two Redis round trips, however many rows.
+
+    As enqueue_row's unique=True does, a row whose job still exists (a re-dispatch after a lost
+    commit) is left alone. Checking first and pushing after is safe because the caller holds the
+    rows' locks from the claim: nothing else enqueues them in between. Returns how many jobs
+    were pushed."""
+    from rq import Queue
+    from rq.job import Job
+
+    if not rows:
+        return 0
+    check = connection.pipeline(transaction=False)
+    for row in rows:
+        check.exists(Job.key_for(row.job_id))
+    exists = check.execute()
+    timeout = int(current_app.config.get("JOB_TIMEOUT_SECONDS", 120))
+    batches: dict[str, list[Any]] = {}
+    for row, found in zip(rows, exists, strict=True):
+        if found:
+            continue
+        batches.setdefault(row.queue, []).append(Queue.prepare_data(
+            "app.jobs.runner.run_due", args=(row.id,), job_id=row.job_id, retry=_rq_retry(row),
+            timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400, description=f"{row.kind} #{row.id}",
+        ))
+    if batches:
+        push = connection.pipeline()
+        for name, datas in batches.items():
+            rq_queue(name, connection).enqueue_many(datas, pipeline=push)
+        push.execute()
+    return sum(len(datas) for datas in batches.values())
+
+
 def dispatch(session: DbSession, now: datetime | None = None, limit: int = 1000) -> list[int]:
     """Claim due rows and hand each to RQ (or, with no Redis, return them for inline runs).
 
@@ -178,9 +211,9 @@ def dispatch(session: DbSession, now: datetime | None = None, limit: int = 1000)
     now = now or clock.now()
     rows = claim_due(session, now, limit)
     connection = redis_connection()
+    if connection is not None:
+        enqueue_rows(rows, connection)
     for row in rows:
-        if connection is not None:
-            enqueue_row(row, connection)
         row.status = "enqueued"
         row.enqueued_at = now
     session.flush()
@@ -252,24 +285,42 @@ def job_context(label: str) -> Iterator[None]:
         audit.current_context.reset(token)
 
 
-def deliver(session: DbSession, row_id: int, inline: bool) -> str:
-    """Run one due row's handler, exactly once. Commits; raises after recording a failure."""
+def _lock_row(session: DbSession, row_id: int) -> DueJob | None:
+    """The row if it is still owed, locked until this transaction ends; else None (rolled back)."""
     stmt = select(DueJob).where(DueJob.id == row_id)
     if _is_postgres(session):
         stmt = stmt.with_for_update()
     row = session.scalar(stmt)
     if row is None or row.status not in {"pending", "enqueued"}:
         session.rollback()
+        return None
+    return row
+
+
+def deliver(session: DbSession, row_id: int, inline: bool) -> str:
+    """Run one due row's handler, exactly once. Commits; raises after recording a failure.
+
+    The handler's writes and the row's 'done' commit together, under the row lock. On failure
+    the whole transaction is rolled back (the handler's writes and its after-commit work go
+    with it) and the attempt is recorded in a new one. No savepoint on the way: the common,
+    successful delivery costs two statements fewer."""
+    row = _lock_row(session, row_id)
+    if row is None:
         return "skipped"
     fn = HANDLERS.get(row.kind)
     try:
         if fn is None:
             raise LookupError(f"no handler registered for {row.kind!r}")
-        with session.begin_nested():
-            fn(session, json.loads(row.payload))
+        fn(session, json.loads(row.payload))
+        session.flush()  # a write the database refuses is the handler's failure, not ours
     except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        session.rollback()
+        row = _lock_row(session, row_id)
+        if row is None:  # delivered by another run meanwhile: nothing left to record
+            return "skipped"
         row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.last_error = error
         if row.attempts >= row.max_attempts:
             row.status = "failed"
         elif inline:

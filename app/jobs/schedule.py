@@ -34,6 +34,8 @@ PERIODIC: tuple[Periodic, ...] = (
              in_scheduler=True, description="Claim due rows and enqueue one job per row"),
     Periodic("sweep-stale-jobs", "app.jobs.runner.sweep_stale_rows", every=timedelta(minutes=1),
              in_scheduler=True, description="Re-dispatch rows whose job was lost"),
+    Periodic("purge-print-jobs", "app.jobs.printing.purge_print_jobs", every=timedelta(hours=1),
+             queue="pdf", description="Delete finished print jobs past their retention"),
     Periodic("audit-verify", "app.jobs.audit_checks.verify_audit_trail", daily_at=time(2, 0),
              description="Verify the audit trail's hash chain; alert admins and auditors if broken"),
 )

@@ -11,9 +11,11 @@ from app.blueprints.patients.forms import BreakGlassForm
 from app.core import clock
 from app.core.errors import DomainError, Forbidden
 from app.core.htmx import invalid, redirect_to, render
+from app.core.pdf import pdf_response
 from app.core.security import Perm, require
 from app.domain.admissions.services import current_encounters
 from app.domain.patients import services as patients
+from app.domain.printing import services as printing
 from app.extensions import db
 
 
@@ -69,3 +71,11 @@ def break_glass(patient_id: int) -> Response:
             return redirect_to(url_for("patients.view_patient", patient_id=patient_id))
     return invalid("patients/break_glass.html", "patients/_break_glass_form.html",
                    patient_id=patient_id, form=form)
+
+
+@bp.route("/<int:patient_id>/wristband.pdf")
+@require(Perm.PRINT_LABELS)
+def print_wristband(patient_id: int) -> Response:
+    printout = printing.print_wristband(db.session, current_user, patient_id)
+    db.session.commit()  # the printout is recorded
+    return pdf_response(printout.pdf, printout.filename, inline=True)

@@ -96,15 +96,35 @@ def mrns_for(session: DbSession, rows: list[AuditEvent]) -> dict[int, str]:
 
 def export(session: DbSession, actor: Actor, f: AuditFilter, tz: str, fmt: str, limit: int) -> tuple[list[AuditEvent], bool]:
     """The selection, oldest first, capped at `limit`; True when it was cut short."""
+    selection = select_for_export(session, actor, f, tz, limit)
+    record_export(session, actor, selection, fmt)
+    return selection.rows, selection.truncated
+
+
+@dataclass
+class ExportSelection:
+    filter: AuditFilter
+    rows: list[AuditEvent]
+    truncated: bool
+    patient: Patient | None
+
+
+def select_for_export(session: DbSession, actor: Actor, f: AuditFilter, tz: str, limit: int) -> ExportSelection:
+    """What an export of `f` holds, not yet recorded. A document produced later (a print job)
+    records it with `record_export` once it exists, so the audit chain's lock is not held while
+    the document renders."""
     authorize(actor, Perm.AUDIT_EXPORT)
     stmt, patient = _statement(session, f, tz)
     rows = list(session.scalars(stmt.order_by(AuditEvent.seq).limit(limit + 1)))
-    truncated = len(rows) > limit
-    rows = rows[:limit]
+    return ExportSelection(f, rows[:limit], len(rows) > limit, patient)
+
+
+def record_export(session: DbSession, actor: Actor, selection: ExportSelection, fmt: str) -> None:
+    """Record in the audit trail that `selection` left the system as `fmt`."""
     audit.record(session, actor, f"audit.exported_{fmt}", ("audit_event", None),
-                 patient_id=patient.id if patient else None,
-                 after={"filter": asdict(f), "rows": len(rows), "truncated": truncated})
-    return rows, truncated
+                 patient_id=selection.patient.id if selection.patient else None,
+                 after={"filter": asdict(selection.filter), "rows": len(selection.rows),
+                        "truncated": selection.truncated})
 
 
 CSV_COLUMNS = ("seq", "occurred_at", "actor_label", "action", "entity_type", "entity_id",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 from typing import Any
 
@@ -75,16 +76,32 @@ def test_csv_export_holds_the_selection_and_is_audited(client: Any, login_as: An
     assert exported is not None and exported.patient_id == wang.id
 
 
-def test_pdf_export_is_a_real_pdf_with_cjk_names(client: Any, login_as: Any, db_session: Any, tmp_path: Any) -> None:
+def test_pdf_export_is_a_real_pdf_with_cjk_names(
+    client: Any, login_as: Any, db_session: Any, tmp_path: Any, app: Any, monkeypatch: Any
+) -> None:
+    from app.jobs.runner import tick
+
     wang = _seed(db_session)
+    wang_id, wang_mrn = wang.id, wang.mrn  # the scheduler pass below ends this session
     login_as("auditor")
-    response = client.get(f"/audit/export.pdf?mrn={wang.mrn}")
+    # The PDF is a print job on the pdf queue: ask, let the scheduler deliver it, poll, download.
+    monkeypatch.setitem(app.config, "REDIS_URL", "")  # embedded default: delivered in-process
+    asked = client.post_form("/audit/export.pdf", {"mrn": wang_mrn}, htmx=True)
+    assert asked.status_code == 202
+    found = re.search(r'id="print-job-(\d+)"', asked.get_data(as_text=True))
+    assert found is not None
+    job_id = int(found.group(1))
+    tick(app)
+    assert 'data-status="done"' in client.get_htmx(f"/prints/{job_id}").get_data(as_text=True)
+    response = client.get(f"/prints/{job_id}/file")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pdf = tmp_path / "extract.pdf"
     pdf.write_bytes(response.get_data())
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Audit extract" in text and "patient.registered" in text and "秀英" in text
     assert "Printed by" in text
+    exported = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.exported_pdf"))
+    assert exported is not None and exported.patient_id == wang_id
 
 
 def test_export_is_capped_and_says_so(client: Any, login_as: Any, db_session: Any, app: Any) -> None:

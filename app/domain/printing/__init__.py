@@ -1,0 +1,1 @@
+"""Printing: labels and wristbands rendered at once, long documents as print jobs."""
