@@ -117,6 +117,8 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_STRATEGY": "moving-window",
+        # A hung Redis must not hang sign-in: fail fast and fall back (identity.throttle).
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2} if redis_url else {},
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
         "MRN_AUTHORITY": os.environ.get("MRN_AUTHORITY", "INFIRMARY"),
