@@ -28,6 +28,7 @@ if [ "$mode" = "test" ]; then
   need_deb chromium test -x /usr/bin/chromium
   need_deb nginx-light command -v nginx
   need_deb poppler-utils command -v pdftotext
+  need_deb openssl command -v openssl
 fi
 
 if [ "${#debs_missing[@]}" -gt 0 ]; then

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from app.core import audit, clock, realtime
 from app.core.db import DbSession
@@ -60,10 +60,13 @@ def notify(
         raise ValueError(f"priority must be one of {PRIORITIES}")
     recipients = _recipients(session, user_ids, role, ward_id, dept)
     now = clock.now()
-    rows = [Notification(recipient_id=uid, kind=kind, text=text, link=link, priority=priority, created_at=now)
-            for uid in recipients]
-    session.add_all(rows)
-    session.flush()
+    # One multi-row INSERT ... RETURNING: a ward-wide or role-wide notice is hundreds of rows, and
+    # the push waits for them.
+    rows = list(session.scalars(
+        insert(Notification).returning(Notification, sort_by_parameter_order=True),
+        [{"recipient_id": uid, "kind": kind, "text": text, "link": link, "priority": priority,
+          "created_at": now} for uid in recipients],
+    )) if recipients else []
     event = {"type": "notification", "kind": kind, "text": text, "priority": priority, "link": link}
     rooms: list[str] = []
     if role is not None:
