@@ -37,12 +37,19 @@ def database_url(tmp_dir: Path, name: str = "test") -> str:
         return url
     # A second PostgreSQL database for tests that need committed data (browser, concurrency).
     base, _, dbname = url.rpartition("/")
-    engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}_{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{dbname}_{name}"'))
-    engine.dispose()
-    return f"{base}/{dbname}_{name}"
+    return create_database(base, f"{dbname}_{name}")
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A fresh, empty database on the PostgreSQL server at server_url (an old one is dropped)."""
+    engine = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return f"{server_url}/{name}"
 
 
 def reset_schema(app: Flask) -> None:

@@ -12,8 +12,10 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
+from app.core import jobs
 from app.demo import seed
 from app.extensions import db
+from app.jobs.runner import tick
 from tests.conftest import make_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -71,6 +73,17 @@ def page(browser: Browser) -> Iterator[Page]:
     yield pg
     context.close()
     assert errors == [], f"browser errors: {errors}"
+
+
+def run_jobs(app: Flask, queue: str = "default") -> None:
+    """The scheduler pass; with Redis, a real RQ worker then delivers what it dispatched."""
+    tick(app)
+    if app.config["REDIS_URL"]:
+        from rq import SimpleWorker
+
+        with app.app_context():
+            connection = jobs.redis_connection(app)
+            SimpleWorker([jobs.rq_queue(queue, connection)], connection=connection).work(burst=True)
 
 
 def sign_in(page: Page, base: str, username: str, password: str = "demo") -> None:

@@ -10,24 +10,12 @@ from playwright.sync_api import Page, expect
 from app.core import jobs
 from app.domain.notifications.services import notify
 from app.extensions import db
-from app.jobs.runner import tick
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import run_jobs, sign_in
 
 
 @jobs.handler("test.page_the_ward")
 def _page_the_ward(session: Any, payload: dict[str, Any]) -> None:
     notify(session, kind="test.page", text=payload["text"], role="nurse", priority="high")
-
-
-def _run_jobs(app: Flask) -> None:
-    """Run the scheduler pass; with Redis, a real RQ worker then delivers the row."""
-    tick(app)
-    if app.config["REDIS_URL"]:
-        from rq import SimpleWorker
-
-        with app.app_context():
-            connection = jobs.redis_connection(app)
-            SimpleWorker([jobs.rq_queue("default", connection)], connection=connection).work(burst=True)
 
 
 def test_job_notification_appears_live(page: Page, live_server: str, live_app: Flask) -> None:
@@ -39,7 +27,7 @@ def test_job_notification_appears_live(page: Page, live_server: str, live_app: F
         jobs.schedule(db.session, "test.page_the_ward", {"text": "Bed 3: NEWS2 7, review now"})
         db.session.commit()
         db.session.remove()
-    _run_jobs(live_app)
+    run_jobs(live_app)
 
     toast = page.locator("#toasts .toast-item")
     expect(toast).to_contain_text("Bed 3: NEWS2 7, review now", timeout=10_000)

@@ -6,21 +6,8 @@ from __future__ import annotations
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from app.core import jobs
-from app.jobs.runner import tick
 from tests import pdf_tools
-from tests.browser.conftest import sign_in
-
-
-def _run_print_jobs(app: Flask) -> None:
-    """The scheduler pass; with Redis, a real RQ worker on the pdf queue then renders it."""
-    tick(app)
-    if app.config["REDIS_URL"]:
-        from rq import SimpleWorker
-
-        with app.app_context():
-            connection = jobs.redis_connection(app)
-            SimpleWorker([jobs.rq_queue("pdf", connection)], connection=connection).work(burst=True)
+from tests.browser.conftest import run_jobs, sign_in
 
 
 def test_audit_extract_is_polled_until_ready_then_downloaded(page: Page, live_server: str, live_app: Flask) -> None:
@@ -31,7 +18,7 @@ def test_audit_extract_is_polled_until_ready_then_downloaded(page: Page, live_se
     status = page.locator("#print-jobs .print-job")
     expect(status).to_have_attribute("data-status", "queued")
     expect(status).to_contain_text("Preparing Audit extract")
-    _run_print_jobs(live_app)
+    run_jobs(live_app, "pdf")
     expect(status).to_have_attribute("data-status", "done", timeout=10_000)  # the poll saw it
     with page.expect_download() as download:
         status.locator("a", has_text="Download PDF").click()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import create_database
 from tests.deploy import procs
 
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -112,7 +113,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         # The suite's servers when it has them (a database of our own on it), else throwaway ones.
         services = stack.enter_context(procs.database_and_redis(
             os.environ.get("TEST_DATABASE_URL", ""), os.environ.get("TEST_REDIS_URL", ""), redis_db=15))
-        database_url = procs.create_database(services.server_url, dbname)
+        database_url = create_database(services.server_url, dbname)
         stack.callback(procs.drop_database, services.server_url, dbname)
         procs.flush_redis(services.redis_url)  # db 15 of that server is this test's own
 

@@ -251,20 +251,6 @@ def database_and_redis(database_url: str = "", redis_url: str = "",
                            cwd=ROOT, timeout=60, check=False, capture_output=True)
 
 
-def create_database(server_url: str, name: str) -> str:
-    """A fresh database of our own on the server (dropped first if an old run left it)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return f"{server_url}/{name}"
-
-
 def drop_database(server_url: str, name: str) -> None:
     from sqlalchemy import create_engine, text
 

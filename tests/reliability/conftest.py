@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.servers import PostgresServer, RedisServer, create_database, server_base
+from tests.conftest import create_database
+from tests.reliability.servers import PostgresServer, RedisServer, server_base
 
 
 @pytest.fixture(scope="package")

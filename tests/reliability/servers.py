@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db, limiter, socketio
@@ -164,18 +163,6 @@ class PostgresServer:
         finally:
             self.running = False
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-def create_database(base_url: str, name: str) -> str:
-    """A fresh, empty database on the server at base_url; returns its URL."""
-    engine = create_engine(f"{base_url}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return f"{base_url}/{name}"
 
 
 def server_base(url: str) -> tuple[str, str]:

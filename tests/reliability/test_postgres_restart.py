@@ -11,12 +11,11 @@ from pathlib import Path
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import PASSWORD, Client, login
+from tests.conftest import PASSWORD, Client, create_database, login
 from tests.reliability.servers import (
     PostgresServer,
     add_user,
     build_app,
-    create_database,
     dispose_app,
     isolated_extensions,
 )
