@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Index, Integer, String, Text, select
+from sqlalchemy import Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import audit, clock
@@ -224,23 +224,32 @@ def sweep_stale(session: DbSession, now: datetime | None = None) -> int:
     """Re-dispatch rows whose job was lost (a worker killed mid-job, Redis flushed).
 
     A row still 'enqueued' well past the job timeout has no live job working on it; its old job
-    (if any) is deleted and the row goes back to pending. If the old job was in fact still
-    running, the row lock and status check make the second delivery a no-op."""
+    (if any) is deleted and the row goes back to pending. A row a worker is delivering right now
+    is locked by that worker and skipped; the status change is also conditional, so a row that
+    became 'done' after we read it is never put back to 'pending' (that would deliver it twice)."""
     now = now or clock.now()
     stale_after = timedelta(seconds=int(current_app.config.get("JOB_STALE_SECONDS", 600)))
-    rows = list(
-        session.scalars(
-            select(DueJob).where(DueJob.status == "enqueued", DueJob.enqueued_at < now - stale_after)
-        )
-    )
+    stmt = select(DueJob).where(DueJob.status == "enqueued", DueJob.enqueued_at < now - stale_after)
+    if _is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
     connection = redis_connection()
+    swept = 0
     for row in rows:
+        reset = session.execute(
+            update(DueJob)
+            .where(DueJob.id == row.id, DueJob.status == "enqueued")
+            .values(status="pending")
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(reset, "rowcount", 0):
+            continue
         if connection is not None:
             _delete_rq_job(row.job_id, connection)
-        row.status = "pending"
+        swept += 1
         log.warning("re-dispatching stale due row", extra={"due_id": row.id, "kind": row.kind})
-    session.flush()
-    return len(rows)
+    session.expire_all()
+    return swept
 
 
 def _delete_rq_job(job_id: str, connection: Any) -> None:
