@@ -39,8 +39,9 @@ def init_nav(app: Flask) -> None:
         from app.domain.notifications import services as notifications
         from app.extensions import db
 
+        unread, latest_id = notifications.bell(db.session, current_user.id)
         return {
             "nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm)),
-            "unread": notifications.unread_count(db.session, current_user.id),
-            "latest_id": notifications.latest_id(db.session, current_user.id),
+            "unread": unread,
+            "latest_id": latest_id,
         }

@@ -154,25 +154,10 @@ def _rq_retry(row: DueJob) -> Any:
     return Retry(max=remaining, interval=list(BACKOFF[:remaining])) if remaining else None
 
 
-def enqueue_row(row: DueJob, connection: Any) -> None:
-    """Put the row's job on its queue. A job that already exists for this row is left alone."""
-    from rq.exceptions import DuplicateJobError
-
-    timeout = int(current_app.config.get("JOB_TIMEOUT_SECONDS", 120))
-    try:
-        rq_queue(row.queue, connection).enqueue_call(
-            "app.jobs.runner.run_due", args=(row.id,), job_id=row.job_id, unique=True,
-            retry=_rq_retry(row), timeout=timeout, result_ttl=3600, failure_ttl=7 * 86400,
-            description=f"{row.kind} #{row.id}",
-        )
-    except DuplicateJobError:
-        pass
-
-
 def enqueue_rows(rows: list[DueJob], connection: Any) -> int:
     """Put every claimed row's job on its queue in two Redis round trips, however many rows.
 
-    As enqueue_row's unique=True does, a row whose job still exists (a re-dispatch after a lost
+    A row whose job still exists (a re-dispatch after a lost
     commit) is left alone. Checking first and pushing after is safe because the caller holds the
     rows' locks from the claim: nothing else enqueues them in between. Returns how many jobs
     were pushed."""

@@ -168,7 +168,7 @@ def test_dispatch_enqueues_one_rq_job_per_row_and_a_worker_delivers_it(app: Any,
     assert sorted(first) == sorted(rows)
     assert jobs.dispatch(db_session) == []  # claimed rows are not claimed again
     # Enqueueing the same row again (a lost commit, a re-dispatch) does not duplicate the job.
-    jobs.enqueue_row(db_session.get(jobs.DueJob, rows[0]), connection)
+    assert jobs.enqueue_rows([db_session.get(jobs.DueJob, rows[0])], connection) == 0
     queue = jobs.rq_queue("default", connection)
     assert sorted(queue.job_ids) == sorted(f"due-{r}" for r in rows)
     SimpleWorker([queue], connection=connection).work(burst=True)

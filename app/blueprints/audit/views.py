@@ -51,7 +51,9 @@ def browse_audit() -> Response:
     return render("audit/browse.html", "audit/_results.html", form=form, result=result, query=query)
 
 
-def _export_csv() -> Response:
+@bp.route("/export.csv")
+@require(Perm.AUDIT_EXPORT)
+def export_audit_csv() -> Response:
     form = AuditFilterForm(request.args)
     tz = current_app.config["HOSPITAL_TIMEZONE"]
     if not form.validate():
@@ -74,12 +76,6 @@ def _export_csv() -> Response:
     if truncated:
         response.headers["X-Infirmary-Truncated"] = "true"
     return response
-
-
-@bp.route("/export.csv")
-@require(Perm.AUDIT_EXPORT)
-def export_audit_csv() -> Response:
-    return _export_csv()
 
 
 @bp.route("/export.pdf", methods=["POST"])

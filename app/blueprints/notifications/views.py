@@ -10,23 +10,18 @@ from app.domain.notifications import services as notifications
 from app.extensions import db
 
 
-def _bell() -> dict[str, int]:
-    return {"unread": notifications.unread_count(db.session, current_user.id),
-            "latest_id": notifications.latest_id(db.session, current_user.id)}
-
-
 @bp.route("/")
 @require(Perm.NOTIFICATIONS)
 def list_notifications() -> Response:
     before = request.args.get("before", type=int)
     rows = notifications.for_user(db.session, current_user.id, before_id=before)
-    return render("notifications/list.html", "notifications/_list.html", rows=rows, **_bell())
+    return render("notifications/list.html", "notifications/_list.html", rows=rows)
 
 
 @bp.route("/bell")
 @require(Perm.NOTIFICATIONS)
 def bell() -> Response:
-    return render("notifications/_bell.html", "notifications/_bell.html", **_bell())
+    return render("notifications/_bell.html", "notifications/_bell.html")
 
 
 @bp.route("/read", methods=["POST"])
@@ -35,7 +30,7 @@ def mark_read() -> Response:
     notifications.mark_all_read(db.session, current_user.id)
     db.session.commit()
     rows = notifications.for_user(db.session, current_user.id)
-    return render("notifications/list.html", "notifications/_list.html", rows=rows, **_bell())
+    return render("notifications/list.html", "notifications/_list.html", rows=rows)
 
 
 @bp.route("/<int:notification_id>/acknowledge", methods=["POST"])
@@ -43,4 +38,4 @@ def mark_read() -> Response:
 def acknowledge(notification_id: int) -> Response:
     row = notifications.acknowledge(db.session, current_user, notification_id)
     db.session.commit()
-    return render("notifications/list.html", "notifications/_item.html", n=row, **_bell())
+    return render("notifications/list.html", "notifications/_item.html", n=row)

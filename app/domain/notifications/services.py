@@ -84,15 +84,20 @@ def notify(
     return rows
 
 
+def bell(session: DbSession, user_id: int) -> tuple[int, int]:
+    """(unread count, newest id) for the header bell, in one query."""
+    unread, latest = session.execute(
+        select(func.count().filter(Notification.read_at.is_(None)), func.max(Notification.id))
+        .where(Notification.recipient_id == user_id)
+    ).one()
+    return int(unread or 0), int(latest or 0)
+
+
 def unread_count(session: DbSession, user_id: int) -> int:
     return session.scalar(
         select(func.count()).select_from(Notification)
         .where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
     ) or 0
-
-
-def latest_id(session: DbSession, user_id: int) -> int:
-    return session.scalar(select(func.max(Notification.id)).where(Notification.recipient_id == user_id)) or 0
 
 
 def for_user(session: DbSession, user_id: int, limit: int = 50, before_id: int | None = None) -> list[Notification]:
