@@ -10,4 +10,7 @@ from app.domain.notifications.models import Notification  # noqa: F401
 from app.domain.patients import access  # noqa: F401  (registers the patient scope rule)
 from app.domain.patients.models import Allergy, BreakGlassGrant, Patient  # noqa: F401
 from app.domain.printing.models import PrintJob  # noqa: F401
+from app.domain.scheduling.models import (  # noqa: F401
+    Appointment, AppointmentType, Booking, Clinic, Resource,
+)
 from app.jobs import printing  # noqa: F401  (registers the print job handler)

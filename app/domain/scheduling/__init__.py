@@ -1,0 +1,1 @@
+"""Outpatient scheduling: resources, clinic templates, appointments and their bookings."""
