@@ -122,6 +122,15 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "PREFERRED_URL_SCHEME": "https" if env == "production" else "http",
         "MRN_AUTHORITY": os.environ.get("MRN_AUTHORITY", "INFIRMARY"),
+        # Reception search and registration: phones without +country are read in PHONE_REGION;
+        # NATIONAL_ID_FORMAT names a python-stdnum module ("gb.nhs", "us.ssn"), empty = free text;
+        # dates typed as 03/02/1980 are day first (DMY) or month first (MDY).
+        "PHONE_REGION": os.environ.get("PHONE_REGION", "GB"),
+        "NATIONAL_ID_FORMAT": os.environ.get("NATIONAL_ID_FORMAT", ""),
+        "SEARCH_DATE_ORDER": os.environ.get("SEARCH_DATE_ORDER", "DMY"),
+        # Duplicate control: a record scoring at least this (0..1, odds-based) against the one
+        # being saved is shown to the clerk as a likely duplicate (app/domain/registry/rules.py).
+        "DUPLICATE_THRESHOLD": float(os.environ.get("DUPLICATE_THRESHOLD", "0.5")),
         "SHARED_DATA_DIR": str(SHARED_DATA_DIR),
         "DEMO_PASSWORD": os.environ.get("INFIRMARY_DEMO_PASSWORD", "demo"),
         "AUDIT_PAGE_SIZE": 50,
@@ -136,6 +145,31 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "JOB_TIMEOUT_SECONDS": _int("JOB_TIMEOUT_SECONDS", 120),
         "JOB_STALE_SECONDS": _int("JOB_STALE_SECONDS", 600),
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "1")),
+        # Front desk: check-in opens/closes around the slot; still-booked appointments become
+        # no-shows this long after their start. QUEUE_PREFIXES: JSON {clinic code or dept: "C"}.
+        "CHECK_IN_EARLY_MINUTES": _int("CHECK_IN_EARLY_MINUTES", 120),
+        "CHECK_IN_LATE_MINUTES": _int("CHECK_IN_LATE_MINUTES", 30),
+        "NO_SHOW_AFTER_MINUTES": _int("NO_SHOW_AFTER_MINUTES", 30),
+        "NO_SHOW_RATE_DAYS": _int("NO_SHOW_RATE_DAYS", 365),
+        "QUEUE_PREFIXES": json.loads(os.environ.get("QUEUE_PREFIXES") or "{}"),
+        "QUEUE_BOARD_SHOW_INITIALS": _bool("QUEUE_BOARD_SHOW_INITIALS", False),
+        # Appointment reminders: hours before the start (comma-separated), the channel used when
+        # the patient has no preference, and the two channels (an empty host/URL switches one off).
+        "REMINDER_OFFSETS_HOURS": tuple(
+            int(h) for h in os.environ.get("REMINDER_OFFSETS_HOURS", "24").split(",") if h.strip()
+        ),
+        "REMINDER_MIN_LEAD_MINUTES": _int("REMINDER_MIN_LEAD_MINUTES", 120),
+        "REMINDER_DEFAULT_CHANNEL": os.environ.get("REMINDER_DEFAULT_CHANNEL", "sms"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", False),
+        "SMTP_FROM": os.environ.get("SMTP_FROM", "appointments@infirmary.invalid"),
+        "SMTP_TIMEOUT_SECONDS": _int("SMTP_TIMEOUT_SECONDS", 10),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
+        "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
+        "SMS_TIMEOUT_SECONDS": _int("SMS_TIMEOUT_SECONDS", 10),
         # argon2id; OWASP's minimum profile. Tests use a cheaper profile of the same algorithm.
         "ARGON2_PARAMS": (
             {"time_cost": 1, "memory_cost": 8 * 1024, "parallelism": 1}

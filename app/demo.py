@@ -51,7 +51,7 @@ ROLE_NAMES = {
     "reception": "Rita Reception", "nurse": "Nora Nurse", "charge_nurse": "Chidi Charge",
     "doctor": "Dr Dara Doctor", "pharmacist": "Pat Pharmacist", "lab_tech": "Lee Labtech",
     "lab_supervisor": "Lena Labsupervisor", "billing": "Bill Finance", "admin": "Ada Admin",
-    "auditor": "Audrey Auditor",
+    "auditor": "Audrey Auditor", "registry_supervisor": "Remi Records",
 }
 
 
@@ -76,6 +76,8 @@ def seed(session: DbSession, patients_wanted: int = 200) -> SeedReport:
     created = _seed_patients(session, patients_wanted, report)
     if created:
         _seed_admissions(session, created, report)
+    _seed_scheduling(session)
+    _seed_front_desk(session)
     return report
 
 
@@ -136,7 +138,7 @@ def _seed_patients(session: DbSession, wanted: int, report: SeedReport) -> list[
             postcode=fk.postcode()[:20] if hasattr(fk, "postcode") else None,
             national_id=_nhs_number(rng),
         )
-        patient = patients.register_patient(session, DEMO, data)
+        patient = patients.register_patient(session, DEMO, data, check_duplicates=False)  # a bulk load
         if rng.random() < 0.25:
             substance, code, reaction = rng.choice(ALLERGENS)
             patients.record_allergy(session, DEMO, patient.id, substance, reaction,
@@ -166,3 +168,106 @@ def _seed_admissions(session: DbSession, created: list[Patient], report: SeedRep
     for bed, patient in zip(beds[: int(len(beds) * 0.7)], adults, strict=False):
         admit_to_bed(session, DEMO, patient.id, bed.id)
         report.admissions += 1
+
+
+def _seed_front_desk(session: DbSession) -> None:
+    """Today at the front desk: a few appointments still to check in (in free slots, if the
+    clinics run today) and, in each department's queue, walk-ins waiting, one called and one in
+    consultation, so the boards are alive. Needs clinics (the scheduling seed); runs once a day."""
+    from app.core import clock
+    from app.core.errors import DomainError
+    from app.domain.admissions.models import Encounter
+    from app.domain.frontdesk import services as frontdesk
+    from app.domain.frontdesk.models import QueueTicket
+    from app.domain.scheduling import services as scheduling
+    from app.domain.scheduling.models import AppointmentType
+
+    if session.scalar(select(QueueTicket.id).where(QueueTicket.service_day == frontdesk.today()).limit(1)):
+        return
+    clinics = frontdesk.active_clinics(session)
+    inpatients = select(Encounter.patient_id).where(Encounter.status == "in-progress")
+    people = list(session.scalars(select(Patient).where(Patient.id.not_in(inpatients))
+                                  .order_by(Patient.id).limit(12 * max(len(clinics), 1))))
+    if not clinics or not people:
+        return
+    rng = random.Random(11)
+    rng.shuffle(people)
+    for appointment_type in session.scalars(select(AppointmentType).where(AppointmentType.active.is_(True))
+                                            .order_by(AppointmentType.id).limit(6)):
+        slot = scheduling.next_free_slot(session, DEMO, appointment_type_id=appointment_type.id)
+        if slot is None or not people:
+            continue
+        if clock.to_local(slot.start, current_app.config["HOSPITAL_TIMEZONE"]).date() != frontdesk.today():
+            continue
+        try:
+            with session.begin_nested():
+                scheduling.book_appointment(session, DEMO, patient_id=people.pop().id, start_at=slot.start,
+                                            appointment_type_id=appointment_type.id,
+                                            resource_ids=list(slot.resource_ids))
+        except DomainError:
+            continue
+    for department in frontdesk.departments(session):
+        in_dept = [c for c in clinics if c.department == department]
+        tickets = [frontdesk.register_walk_in(session, DEMO, people.pop().id, rng.choice(in_dept).id)
+                   for _ in range(min(5, len(people)))]
+        if len(tickets) >= 2:
+            frontdesk.move_ticket(session, DEMO, tickets[0].id, "call", room="Room 2")
+            frontdesk.move_ticket(session, DEMO, tickets[0].id, "start")
+            frontdesk.move_ticket(session, DEMO, tickets[1].id, "call", room="Room 1")
+
+
+def _seed_scheduling(session: DbSession) -> None:
+    """Two outpatient clinics with clinicians (the demo doctor among them), rooms, an ECG
+    machine, appointment types, weekday templates and the next Christmas Day as a holiday."""
+    from datetime import time, timedelta
+
+    from app.core import clock
+    from app.domain.scheduling import configuration as sched
+    from app.domain.scheduling.models import Clinic
+
+    if session.scalar(select(Clinic.id).where(Clinic.code == "GMED")) is not None:
+        return
+    today = clock.today_local(current_app.config["HOSPITAL_TIMEZONE"])
+    since = today - timedelta(days=7)
+    med = sched.create_clinic(session, DEMO, code="GMED", name="General Medicine Outpatients")
+    card = sched.create_clinic(session, DEMO, code="CARD", name="Cardiology Clinic", department="cardiology")
+    doctor = session.scalar(select(User).where(User.username == "doctor"))
+
+    def resource(kind: str, name: str, clinic: int, user: int | None = None) -> int:
+        return sched.create_resource(session, DEMO, kind=kind, name=name, clinic_id=clinic, user_id=user).id
+
+    dara = resource("clinician", ROLE_NAMES["doctor"], med.id, doctor.id if doctor else None)
+    priya = resource("clinician", "Dr Priya Raman", med.id)
+    okafor = resource("clinician", "Dr Sam Okafor", card.id)
+    rooms_med = [resource("room", f"Consulting room {n}", med.id) for n in (1, 2)]
+    room_card = resource("room", "Cardiology room A", card.id)
+    ecg_room = resource("room", "ECG room", card.id)
+    machine = resource("equipment", "ECG machine", card.id)
+
+    def kind_of(code: str, name: str, minutes: int, needs: list[str], clinic: int) -> int:
+        return sched.create_appointment_type(session, DEMO, code=code, name=name, slot_minutes=minutes,
+                                             needs=needs, clinic_id=clinic).id
+
+    med_new = kind_of("GMED-NEW", "Medicine: new patient", 30, ["clinician", "room"], med.id)
+    med_fu = kind_of("GMED-FU", "Medicine: follow-up", 15, ["clinician", "room"], med.id)
+    card_new = kind_of("CARD-NEW", "Cardiology: new patient", 30, ["clinician", "room"], card.id)
+    ecg = kind_of("ECG", "ECG recording", 20, ["room", "equipment"], card.id)
+
+    def weekly(resource_id: int, clinic: int, days: list[int], start: str, end: str, types: list[int]) -> None:
+        sched.create_templates(session, DEMO, resource_id=resource_id, clinic_id=clinic, weekdays=days,
+                               start_time=time.fromisoformat(start), end_time=time.fromisoformat(end),
+                               valid_from=since, type_ids=types)
+
+    weekdays = [0, 1, 2, 3, 4]
+    weekly(dara, med.id, weekdays, "09:00", "12:30", [med_new, med_fu])
+    weekly(dara, med.id, weekdays, "13:30", "17:00", [med_fu])
+    weekly(priya, med.id, [0, 2, 4], "09:00", "13:00", [med_new, med_fu])
+    weekly(okafor, card.id, [1, 3], "09:00", "17:00", [card_new])
+    for room in rooms_med:
+        weekly(room, med.id, weekdays, "08:30", "17:30", [])
+    weekly(room_card, card.id, weekdays, "08:30", "17:30", [])
+    weekly(ecg_room, card.id, weekdays, "09:00", "16:00", [ecg])
+    weekly(machine, card.id, weekdays, "09:00", "16:00", [ecg])
+    christmas = date(today.year, 12, 25)
+    sched.add_holiday(session, DEMO, day=christmas if christmas >= today else date(today.year + 1, 12, 25),
+                      name="Christmas Day")

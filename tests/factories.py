@@ -31,7 +31,8 @@ def patient(session: Any, family: str = "Nguyễn", given: str = "Thị Mai", **
         family_name=family, given_names=given, birth_date=kw.pop("birth_date", date(1980, 5, 17)),
         sex=kw.pop("sex", "female"), **kw,
     )
-    return patients.register_patient(session, SYSTEM, data)
+    # Tests build look-alike patients on purpose; the duplicate check is tested on its own.
+    return patients.register_patient(session, SYSTEM, data, check_duplicates=False)
 
 
 def admitted(session: Any, w: Ward, p: Patient | None = None) -> Patient:

@@ -11,5 +11,14 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (main, auth, admin, audit, patients, wards, notifications, prints):
         app.register_blueprint(module.bp)
+    from app.blueprints import registry
+
+    app.register_blueprint(registry.bp)
+    from app.blueprints import frontdesk
+
+    app.register_blueprint(frontdesk.bp)
+    from app.blueprints import scheduling
+
+    app.register_blueprint(scheduling.bp)
     auth.session.init_login(app)
     init_nav(app)

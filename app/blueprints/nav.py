@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, has_request_context
+from flask import Flask, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -23,9 +23,14 @@ NAV: tuple[NavItem, ...] = (
     NavItem(_l("Home"), "main.dashboard", Perm.DASHBOARD, "h"),
     NavItem(_l("My wards"), "wards.list_wards", Perm.WARD_VIEW, "w"),
     NavItem(_l("Patients"), "patients.list_patients", Perm.PATIENT_READ, "p"),
+    NavItem(_l("Front desk"), "frontdesk.arrivals", Perm.CHECK_IN, "f"),
+    NavItem(_l("Queues"), "frontdesk.list_queues", Perm.QUEUE_BOARD, "q"),
+    NavItem(_l("Appointments"), "scheduling.schedule_home", Perm.SCHEDULE_VIEW, "t"),
+    NavItem(_l("Duplicates"), "registry.list_duplicates", Perm.PATIENT_MERGE, "d"),
     NavItem(_l("Users"), "admin.list_users", Perm.ADMIN_USERS, "u"),
     NavItem(_l("Sessions"), "admin.list_sessions", Perm.ADMIN_SESSIONS, "s"),
     NavItem(_l("Jobs"), "admin.list_jobs", Perm.ADMIN_JOBS, "j"),
+    NavItem(_l("Clinic set-up"), "scheduling.manage_schedule", Perm.SCHEDULE_MANAGE),
     NavItem(_l("Audit trail"), "audit.browse_audit", Perm.AUDIT_READ, "a"),
 )
 
@@ -39,7 +44,10 @@ def init_nav(app: Flask) -> None:
         from app.domain.notifications import services as notifications
         from app.extensions import db
 
-        unread, latest_id = notifications.bell(db.session, current_user.id)
+        # Once per request: an htmx answer renders two templates (the fragment and the flashes).
+        if "nav_bell" not in g:
+            g.nav_bell = notifications.bell(db.session, current_user.id)
+        unread, latest_id = g.nav_bell
         return {
             "nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm)),
             "unread": unread,

@@ -10,3 +10,18 @@ _signals = Namespace()
 
 admitted = _signals.signal("admitted")
 bed_changed = _signals.signal("bed_changed")
+
+# Scheduling. Keyword `appointment_id`. A reschedule sends only `appointment_rescheduled`
+# (appointment_id = the new appointment, previous_id = the one it replaced, now cancelled);
+# it does not also send booked/cancelled.
+appointment_booked = _signals.signal("appointment_booked")
+appointment_rescheduled = _signals.signal("appointment_rescheduled")
+appointment_cancelled = _signals.signal("appointment_cancelled")  # also `reason`
+# A patient arrived for a clinic (an appointment or a walk-in): kwargs ticket_id, patient_id,
+# clinic_id, appointment_id (None for a walk-in). Billing charges the consultation from it.
+checked_in = _signals.signal("checked_in")
+# Two patient records became one (kwargs merge_id, survivor_id, retired_id): the HL7 interface
+# sends it as ADT^A40. The patient_merge row is the durable event; this signal is the nudge.
+patients_merged = _signals.signal("patients_merged")
+# A merge was undone (kwargs merge_id, survivor_id, retired_id).
+patients_unmerged = _signals.signal("patients_unmerged")

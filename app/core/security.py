@@ -33,27 +33,45 @@ class Perm(StrEnum):
     NOTIFICATIONS = "notification.read"
     LIVE_UPDATES = "live.connect"
     PRINT_LABELS = "patient.print_label"
+    CHECK_IN = "appointment.check_in"
+    QUEUE_MANAGE = "queue.manage"  # call, start, finish tickets
+    QUEUE_BOARD = "queue.board"  # the waiting-room screen (no patient names)
+    NO_SHOW_REPORT = "report.no_shows"
+    SCHEDULE_VIEW = "schedule.view"  # clinic calendars (they show patient names)
+    APPOINTMENT_BOOK = "appointment.book"  # book, reschedule, cancel
+    SCHEDULE_MANAGE = "schedule.manage"  # resources, appointment types, templates, closures
+    PATIENT_MERGE = "patient.merge"  # the possible-duplicates worklist, merge and unmerge
 
 
 _EVERYONE = {Perm.DASHBOARD, Perm.ACCOUNT, Perm.NOTIFICATIONS, Perm.LIVE_UPDATES}
 _CLINICAL_READ = _EVERYONE | {Perm.PATIENT_READ}
 
 ROLES: dict[str, frozenset[Perm]] = {
-    "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE, Perm.PRINT_LABELS}),
-    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS}),
-    "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS}),
-    "doctor": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW}),
+    "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE, Perm.PRINT_LABELS}
+                           | {Perm.CHECK_IN, Perm.QUEUE_MANAGE, Perm.QUEUE_BOARD, Perm.NO_SHOW_REPORT}
+                           | {Perm.SCHEDULE_VIEW, Perm.APPOINTMENT_BOOK}),
+    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS, Perm.QUEUE_BOARD}),
+    "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS,
+                                                Perm.QUEUE_BOARD}),
+    "doctor": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW}
+                        | {Perm.QUEUE_MANAGE, Perm.QUEUE_BOARD, Perm.NO_SHOW_REPORT}
+                        | {Perm.SCHEDULE_VIEW}),
     "pharmacist": frozenset(_CLINICAL_READ),
     "lab_tech": frozenset(_CLINICAL_READ),
     "lab_supervisor": frozenset(_CLINICAL_READ),
     "billing": frozenset(_CLINICAL_READ),
     # IT and audit staff hold no clinical access: they run the system, not the wards.
-    "admin": frozenset(_EVERYONE | {Perm.ADMIN_USERS, Perm.ADMIN_SESSIONS, Perm.ADMIN_JOBS}),
+    "admin": frozenset(_EVERYONE | {Perm.ADMIN_USERS, Perm.ADMIN_SESSIONS, Perm.ADMIN_JOBS}
+                       | {Perm.SCHEDULE_MANAGE}),
     "auditor": frozenset(_EVERYONE | {Perm.AUDIT_READ, Perm.AUDIT_EXPORT}),
 }
+# Medical records: a clerk who also resolves possible duplicates. Merging stays off the desk, so
+# the clerk who saved a record anyway is not the one who decides it was the same person.
+ROLES["registry_supervisor"] = frozenset(ROLES["reception"] | {Perm.PATIENT_MERGE})
 
 ROLE_LABELS: dict[str, str] = {
     "reception": "Reception clerk",
+    "registry_supervisor": "Registry supervisor",
     "nurse": "Nurse",
     "charge_nurse": "Charge nurse",
     "doctor": "Doctor",
@@ -67,7 +85,7 @@ ROLE_LABELS: dict[str, str] = {
 
 # Departments, for notify(dept=...) and the dept:<key> live rooms.
 DEPARTMENTS: dict[str, frozenset[str]] = {
-    "reception": frozenset({"reception"}),
+    "reception": frozenset({"reception", "registry_supervisor"}),
     "wards": frozenset({"nurse", "charge_nurse", "doctor"}),
     "pharmacy": frozenset({"pharmacist"}),
     "lab": frozenset({"lab_tech", "lab_supervisor"}),

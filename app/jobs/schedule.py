@@ -38,6 +38,10 @@ PERIODIC: tuple[Periodic, ...] = (
              queue="pdf", description="Delete finished print jobs past their retention"),
     Periodic("audit-verify", "app.jobs.audit_checks.verify_audit_trail", daily_at=time(2, 0),
              description="Verify the audit trail's hash chain; alert admins and auditors if broken"),
+    Periodic("duplicate-scan", "app.jobs.registry.scan_for_duplicates", daily_at=time(1, 30),
+             description="Check yesterday's registrations and edits for likely duplicate records"),
+    Periodic("mark-no-shows", "app.jobs.frontdesk.mark_no_shows", every=timedelta(minutes=5),
+             description="Mark appointments not checked in NO_SHOW_AFTER_MINUTES after their start"),
 )
 
 BY_NAME = {p.name: p for p in PERIODIC}

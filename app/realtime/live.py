@@ -9,6 +9,7 @@ from flask_socketio import join_room
 
 from app.core import realtime
 from app.core.security import DEPARTMENTS, Perm
+from app.domain.frontdesk.services import queue_room
 from app.domain.notifications import services as notifications
 from app.extensions import db
 from app.realtime import socket_event
@@ -57,4 +58,15 @@ def on_watch_ward(data: Any = None) -> dict[str, Any]:
     if scope is not None and ward_id not in scope:
         return {"error": "forbidden"}
     join_room(realtime.ward_room(ward_id))
+    return {"ok": True}
+
+
+@socket_event("watch_queue", realtime.NAMESPACE, Perm.QUEUE_BOARD)
+def on_watch_queue(data: Any = None) -> dict[str, Any]:
+    """Follow a department's queue (the waiting-room screen, the queue page). The events carry
+    no patient data, only that the queue changed; the page re-fetches what it may see."""
+    department = data.get("department") if isinstance(data, dict) else None
+    if not isinstance(department, str) or not department.strip() or len(department) > 40:
+        return {"error": "department is required"}
+    join_room(queue_room(department))
     return {"ok": True}

@@ -100,11 +100,68 @@ def upgrade():
             "EXCLUDE USING gist (resource_id WITH =, tstzrange(start_at, end_at, '[)') WITH &&) "
             "WHERE (active)"
         )
-    # ### scheduling helper: templates, closures below ###
+    op.create_table('schedule_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resource_id', sa.Integer(), nullable=False),
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('weekday', sa.Integer(), nullable=False),
+    sa.Column('start_time', sa.Time(), nullable=False),
+    sa.Column('end_time', sa.Time(), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_to', sa.Date(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('weekday >= 0 AND weekday <= 6', name=op.f('ck_schedule_template_weekday')),
+    sa.CheckConstraint('end_time > start_time', name=op.f('ck_schedule_template_session_order')),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinic.id'], name=op.f('fk_schedule_template_clinic_id_clinic')),
+    sa.ForeignKeyConstraint(['resource_id'], ['resource.id'], name=op.f('fk_schedule_template_resource_id_resource')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_schedule_template'))
+    )
+    op.create_index(op.f('ix_schedule_template_clinic_id'), 'schedule_template', ['clinic_id'], unique=False)
+    op.create_index(op.f('ix_schedule_template_resource_id'), 'schedule_template', ['resource_id'], unique=False)
+    op.create_table('schedule_template_type',
+    sa.Column('template_id', sa.Integer(), nullable=False),
+    sa.Column('appointment_type_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['appointment_type_id'], ['appointment_type.id'], name=op.f('fk_schedule_template_type_appointment_type_id_appointment_type')),
+    sa.ForeignKeyConstraint(['template_id'], ['schedule_template.id'], name=op.f('fk_schedule_template_type_template_id_schedule_template'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('template_id', 'appointment_type_id', name=op.f('pk_schedule_template_type'))
+    )
+    op.create_table('schedule_closure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resource_id', sa.Integer(), nullable=True),
+    sa.Column('clinic_id', sa.Integer(), nullable=True),
+    sa.Column('start_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('(resource_id IS NULL) <> (clinic_id IS NULL)', name=op.f('ck_schedule_closure_one_scope')),
+    sa.CheckConstraint('end_at > start_at', name=op.f('ck_schedule_closure_span_order')),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinic.id'], name=op.f('fk_schedule_closure_clinic_id_clinic')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_schedule_closure_created_by_id_user_account')),
+    sa.ForeignKeyConstraint(['resource_id'], ['resource.id'], name=op.f('fk_schedule_closure_resource_id_resource')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_schedule_closure'))
+    )
+    op.create_index('ix_schedule_closure_start_end', 'schedule_closure', ['start_at', 'end_at'], unique=False)
+    op.create_table('hospital_holiday',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hospital_holiday')),
+    sa.UniqueConstraint('day', name=op.f('uq_hospital_holiday_day'))
+    )
 
 
 def downgrade():
-    # ### scheduling helper: drop templates, closures first ###
+    op.drop_table('hospital_holiday')
+    op.drop_index('ix_schedule_closure_start_end', table_name='schedule_closure')
+    op.drop_table('schedule_closure')
+    op.drop_table('schedule_template_type')
+    op.drop_index(op.f('ix_schedule_template_resource_id'), table_name='schedule_template')
+    op.drop_index(op.f('ix_schedule_template_clinic_id'), table_name='schedule_template')
+    op.drop_table('schedule_template')
     op.drop_table('booking')
     op.drop_table('appointment')
     op.drop_table('appointment_type')

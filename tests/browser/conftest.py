@@ -64,8 +64,8 @@ def page(browser: Browser) -> Iterator[Page]:
         errors.append(error)
 
     def on_console(message: Any) -> None:
-        # A refused page logs its 403/422 status as a console error; that is expected.
-        if message.type == "error" and not re.search(r"status of (403|422|429)", message.text):
+        # A refused page logs its 403/409/422 status as a console error; that is expected.
+        if message.type == "error" and not re.search(r"status of (403|409|422|429)", message.text):
             errors.append(message.text)
 
     pg.on("pageerror", on_page_error)

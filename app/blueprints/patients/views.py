@@ -1,21 +1,24 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Response, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.patients import bp
-from app.blueprints.patients.forms import BreakGlassForm
+from app.blueprints.patients.forms import BreakGlassForm, EditPatientForm, PatientForm
 from app.core import clock
 from app.core.errors import DomainError, Forbidden
 from app.core.htmx import invalid, redirect_to, render
 from app.core.pdf import pdf_response
 from app.core.security import Perm, require
 from app.domain.admissions.services import current_encounters
+from app.domain.patients import history
 from app.domain.patients import services as patients
 from app.domain.printing import services as printing
+from app.domain.registry.duplicates import PossibleDuplicates
 from app.extensions import db
 
 
@@ -26,11 +29,134 @@ def _today() -> date:
 @bp.route("/")
 @require(Perm.PATIENT_READ)
 def list_patients() -> Response:
+    """The reception search (search-first registration): one box, results as you type."""
     q = request.args.get("q", "")
-    rows = patients.visible_patients(db.session, current_user, q)
-    encounters = current_encounters(db.session, [p.id for p in rows])
-    return render("patients/list.html", "patients/_rows.html", patients=rows, q=q,
-                  encounters=encounters, today=_today())
+    context: dict[str, Any] = {"q": q, "today": _today(), "result": None, "error": None,
+                               "encounters": {}, "last_visits": {}}
+    try:
+        result = patients.visible_patients(db.session, current_user, q)
+    except DomainError as exc:
+        if exc.field != "q":
+            raise
+        # Answered before any query runs: a wrong check digit must not find the wrong patient.
+        context["error"] = exc.message
+        return render("patients/list.html", "patients/_results.html", status=422, **context)
+    context["result"] = result
+    if result.rows:
+        context["encounters"] = current_encounters(db.session, [p.id for p in result])
+    # The hospital's calendar day of each last visit, converted once here rather than by a
+    # date-time filter per row (it dominated the fragment's rendering time).
+    tz = current_app.config["HOSPITAL_TIMEZONE"]
+    context["last_visits"] = {r.patient.id: clock.to_local(r.last_visit, tz).date()
+                              for r in result.rows if r.last_visit is not None}
+    return render("patients/list.html", "patients/_results.html", **context)
+
+
+def _form_failed(form: PatientForm) -> None:
+    """The form's own checks failed (a missing date): the domain's verdict on the other fields
+    too, so that every error shows at once."""
+    problems = patients.demographics_problems(form.demographics())
+    for name, message in problems.items():
+        field = getattr(form, name, None)
+        if field is not None and not field.errors:
+            field.errors = [*field.errors, message]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(Perm.PATIENT_WRITE)
+def register_patient() -> Response:
+    """Register a new patient; the form arrives pre-filled from a search that found nobody."""
+    if request.method == "GET":
+        form = PatientForm(formdata=None, data=_prefill(request.args))
+        return render("patients/register.html", form=form, matches=[])
+    form = PatientForm()
+    matches: list[Any] = []
+    if not form.validate_on_submit():
+        _form_failed(form)
+    else:
+        try:
+            patient = patients.register_patient(db.session, current_user, form.demographics(),
+                                                duplicate_reason=form.duplicate_reason.data)
+        except PossibleDuplicates as exc:
+            db.session.rollback()
+            matches = exc.matches
+            if (form.duplicate_reason.data or "").strip():
+                form.duplicate_reason.errors = [*form.duplicate_reason.errors,
+                                                _("Give a reason of at least 5 characters.")]
+        except DomainError as exc:
+            db.session.rollback()
+            form.show_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("Registered %(name)s, MRN %(mrn)s.", name=patient.name, mrn=patient.mrn),
+                  "success")
+            return redirect_to(url_for("patients.view_patient", patient_id=patient.id))
+    return invalid("patients/register.html", "patients/_patient_form.html", form=form,
+                   matches=matches, today=_today())
+
+
+def _prefill(args: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {k: args.get(k) for k in
+                            ("family_name", "given_names", "phone", "national_id") if args.get(k)}
+    try:
+        data["birth_date"] = date.fromisoformat(args.get("birth_date", ""))
+    except ValueError:
+        pass
+    return data
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@require(Perm.PATIENT_WRITE)
+def edit_patient(patient_id: int) -> Response:
+    """Correct or update demographics. Optimistic locking: a form opened before someone else
+    saved is answered 409, with their values shown and the clerk's entries kept."""
+    patient = patients.get_patient(db.session, current_user, patient_id, Perm.PATIENT_WRITE)
+    if request.method == "GET":
+        form = EditPatientForm(formdata=None, obj=patient)
+        form.version.data = str(patient.version)
+        return render("patients/edit.html", form=form, patient=patient, matches=[], stale=None,
+                      today=_today())
+    form = EditPatientForm()
+    matches: list[Any] = []
+    stale: dict[str, Any] | None = None
+    status = 422
+    if not form.validate_on_submit():
+        _form_failed(form)
+    else:
+        try:
+            patients.update_demographics(
+                db.session, current_user, patient_id, form.demographics(),
+                expected_version=form.expected_version(), change=form.change.data or "",
+                reason=form.reason.data, duplicate_reason=form.duplicate_reason.data)
+        except patients.StaleRecord as exc:
+            db.session.rollback()
+            status = 409
+            patient = patients.get_patient(db.session, current_user, patient_id,
+                                           Perm.PATIENT_WRITE)
+            stale = history.snapshot(patient)
+            form.version.data = str(patient.version)  # saving again applies on top of theirs
+            form.form_errors.append(exc.message)
+        except PossibleDuplicates as exc:
+            db.session.rollback()
+            matches = exc.matches
+        except DomainError as exc:
+            db.session.rollback()
+            form.show_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("Saved the changes to %(name)s.", name=patient.name), "success")
+            return redirect_to(url_for("patients.view_patient", patient_id=patient_id))
+    return render("patients/edit.html", "patients/_patient_form.html", status=status, form=form,
+                  patient=patient, matches=matches, stale=stale, today=_today())
+
+
+@bp.route("/<int:patient_id>/history")
+@require(Perm.PATIENT_READ)
+def patient_history(patient_id: int) -> Response:
+    versions = history.patient_history(db.session, current_user, patient_id)
+    patient = patients.get_patient(db.session, current_user, patient_id)
+    return render("patients/history.html", patient=patient, versions=versions, today=_today(),
+                  labels=history.FIELD_LABELS)
 
 
 @bp.route("/<int:patient_id>")
@@ -77,5 +203,15 @@ def break_glass(patient_id: int) -> Response:
 @require(Perm.PRINT_LABELS)
 def print_wristband(patient_id: int) -> Response:
     printout = printing.print_wristband(db.session, current_user, patient_id)
+    db.session.commit()  # the printout is recorded
+    return pdf_response(printout.pdf, printout.filename, inline=True)
+
+
+@bp.route("/<int:patient_id>/id-label.pdf")
+@require(Perm.PRINT_LABELS)
+def print_id_label(patient_id: int) -> Response:
+    copies = request.args.get("copies", "1")
+    printout = printing.print_id_label(db.session, current_user, patient_id,
+                                       copies=int(copies) if copies.isdigit() else 0)
     db.session.commit()  # the printout is recorded
     return pdf_response(printout.pdf, printout.filename, inline=True)

@@ -77,6 +77,44 @@ def print_wristband(session: DbSession, actor: Actor, patient_id: int) -> Printo
     return Printout(pdf, f"wristband-{patient.mrn}.pdf")
 
 
+MAX_ID_LABEL_COPIES = 20
+
+
+def render_id_label(patient: Patient, size: str, copies: int = 1) -> bytes:
+    """The patient ID label (for notes and specimen bags): name, date of birth, sex and the MRN
+    as Code 128 (and DataMatrix), one label per page, `copies` pages."""
+    layout = label_layout(size, patient.mrn, patient.name)
+    return render_pdf(
+        "id_label.html",
+        stylesheets=LABEL_STYLESHEETS,
+        css=(layout.stylesheet(),),
+        patient=patient,
+        layout=layout,
+        copies=copies,
+        sex=SEX_LABELS.get(patient.sex, patient.sex),
+        code128=svg_data_uri(barcodes.code128_svg(
+            patient.mrn, module_width=layout.code128_module, bar_height=layout.code128_height,
+            human_readable=False)),
+        datamatrix=svg_data_uri(barcodes.datamatrix_svg(
+            patient.mrn, module_size=layout.datamatrix_module)),
+    )
+
+
+def print_id_label(session: DbSession, actor: Actor, patient_id: int, copies: int = 1) -> Printout:
+    """Print `copies` ID labels on the configured label stock (PRINT_LABEL_SIZE). The same
+    checks as the wristband; recorded as `print.id_label` with the number of copies."""
+    if not 1 <= copies <= MAX_ID_LABEL_COPIES:
+        raise DomainError(f"Print between 1 and {MAX_ID_LABEL_COPIES} labels.", field="copies")
+    patient = get_patient(session, actor, patient_id)
+    authorize(actor, Perm.PRINT_LABELS, patient)
+    size = str(current_app.config["PRINT_LABEL_SIZE"])
+    pdf = render_id_label(patient, size, copies)
+    audit.record(session, actor, "print.id_label", patient, patient_id=patient.id,
+                 after={"mrn": patient.mrn, "label_size": size, "copies": copies,
+                        "bytes": len(pdf)})
+    return Printout(pdf, f"id-label-{patient.mrn}.pdf")
+
+
 # --- print jobs: long documents rendered on the pdf queue -----------------------------------
 
 Renderer = Callable[[DbSession, User, dict[str, Any]], bytes]

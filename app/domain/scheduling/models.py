@@ -8,9 +8,22 @@ service's check-then-insert atomic.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, TimestampMixin, UTCDateTime, VersionedMixin
@@ -116,3 +129,75 @@ class Booking(Base):
 
     appointment: Mapped[Appointment] = relationship(back_populates="bookings")
     resource: Mapped[Resource] = relationship()
+
+
+# Which appointment types a weekly session offers. A session with no rows here offers every
+# type (rooms and equipment are usually open to whatever the clinic books).
+schedule_template_type = Table(
+    "schedule_template_type",
+    Base.metadata,
+    Column("template_id", ForeignKey("schedule_template.id", ondelete="CASCADE"), primary_key=True),
+    Column("appointment_type_id", ForeignKey("appointment_type.id"), primary_key=True),
+)
+
+
+class ScheduleTemplate(TimestampMixin, Base):
+    """A weekly session: this resource works at this clinic on this weekday, from-to (local time).
+
+    Times are wall-clock times in the hospital's time zone, so a 09:00 session stays at 09:00
+    across daylight-saving changes; rules.local_instant turns them into UTC per day.
+    """
+
+    __tablename__ = "schedule_template"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
+        CheckConstraint("end_time > start_time", name="session_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 Monday .. 6 Sunday (date.weekday())
+    start_time: Mapped[time] = mapped_column(Time())
+    end_time: Mapped[time] = mapped_column(Time())
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; None: until further notice
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    resource: Mapped[Resource] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+    appointment_types: Mapped[list[AppointmentType]] = relationship(
+        secondary=schedule_template_type, order_by="AppointmentType.code", lazy="selectin"
+    )
+
+
+class Closure(TimestampMixin, Base):
+    """An ad-hoc closure of one resource (a doctor on leave) or one clinic, for a time span."""
+
+    __tablename__ = "schedule_closure"
+    __table_args__ = (
+        CheckConstraint("(resource_id IS NULL) <> (clinic_id IS NULL)", name="one_scope"),
+        CheckConstraint("end_at > start_at", name="span_order"),
+        Index("ix_schedule_closure_start_end", "start_at", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"))
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    resource: Mapped[Resource | None] = relationship()
+    clinic: Mapped[Clinic | None] = relationship()
+
+
+class Holiday(Base):
+    """A hospital holiday: no clinic session runs on this (local) date."""
+
+    __tablename__ = "hospital_holiday"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    name: Mapped[str] = mapped_column(String(120))

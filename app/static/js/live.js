@@ -52,6 +52,13 @@
     connectedBefore = true;
     var ward = document.querySelector("[data-watch-ward]");
     if (ward) { socket.emit("watch_ward", { ward_id: ward.getAttribute("data-watch-ward") }); }
+    var queue = document.querySelector("[data-watch-queue]");
+    if (queue) {
+      var dept = queue.getAttribute("data-watch-queue");
+      socket.emit("watch_queue", { department: dept }, function (reply) {
+        if (reply && reply.ok) { document.body.setAttribute("data-watching-queue", dept); }
+      });
+    }
   });
   socket.on("disconnect", function () { document.body.setAttribute("data-live", "disconnected"); });
   socket.on("connect_error", function () { document.body.setAttribute("data-live", "refused"); });

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("registry", __name__, url_prefix="/registry")
+
+from app.blueprints.registry import views  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""The front desk: patients arriving (check-in, walk-ins), department queues, no-shows."""
