@@ -53,7 +53,9 @@ def init_login(app: Flask) -> None:
             session.pop("_user_id", None)
             session.pop("sid", None)
             db.session.commit()  # keep the expiry mark and its audit row
-        else:
+        elif db.session.dirty:
+            # Only when last-seen moved: a commit expires the user, and reloading it with its
+            # roles and wards would cost every request three more queries.
             db.session.commit()
         return user
 

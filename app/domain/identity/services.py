@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.core import audit, clock
 from app.core.db import DbSession
@@ -107,7 +107,9 @@ def start_session(
         user_agent=(user_agent or "")[:255],
     )
     session.add(row)
-    user.last_login_at = now
+    # A plain UPDATE, not an ORM change: it must not bump the account's optimistic version, or
+    # two workstations signing in to one account at the same moment would fail each other.
+    session.execute(update(User).where(User.id == user.id).values(last_login_at=now))
     audit.record(session, user, "auth.login", row)
     return token
 
