@@ -68,6 +68,9 @@ ROLES: dict[str, frozenset[Perm]] = {
 # Medical records: a clerk who also resolves possible duplicates. Merging stays off the desk, so
 # the clerk who saved a record anyway is not the one who decides it was the same person.
 ROLES["registry_supervisor"] = frozenset(ROLES["reception"] | {Perm.PATIENT_MERGE})
+# The waiting-room screen's own account: the board and nothing else, so an unattended,
+# always-signed-in screen opens no patient record.
+ROLES["queue_display"] = frozenset({Perm.DASHBOARD, Perm.ACCOUNT, Perm.LIVE_UPDATES, Perm.QUEUE_BOARD})
 
 ROLE_LABELS: dict[str, str] = {
     "reception": "Reception clerk",
@@ -81,6 +84,7 @@ ROLE_LABELS: dict[str, str] = {
     "billing": "Finance",
     "admin": "Administrator (IT)",
     "auditor": "Auditor",
+    "queue_display": "Waiting-room display",
 }
 
 # Departments, for notify(dept=...) and the dept:<key> live rooms.

@@ -170,7 +170,11 @@ def check_in(session: DbSession, actor: Actor, appointment_id: int) -> QueueTick
 def register_walk_in(session: DbSession, actor: Actor, patient_id: int, clinic_id: int) -> QueueTicket:
     """A patient without an appointment joins a clinic's department queue."""
     authorize(actor, Perm.CHECK_IN)
-    patient = session.get(Patient, patient_id)
+    # Locked, so that two clerks adding the same walk-in at once cannot both pass the
+    # "already in this queue" check below (the patient is locked before the counter, as nowhere
+    # takes them the other way round).
+    patient = session.get(Patient, patient_id, with_for_update=_is_postgres(session),
+                          populate_existing=True)
     if patient is None or getattr(patient, "status", "active") != "active":
         raise DomainError("Choose a registered patient.", field="patient")
     clinic = session.get(Clinic, clinic_id)

@@ -387,8 +387,10 @@ def merge_patients(
     return merge
 
 
-def _record(session: DbSession, actor: Actor, merge: PatientMerge, change: str, reason: str) -> None:
-    """A version of each record and an audit row on each patient's trail."""
+def _record(session: DbSession, actor: Actor, merge: PatientMerge, change: str, reason: str,
+            survivor_was: dict[str, Any] | None = None) -> None:
+    """A version of each record and an audit row on each patient's trail. `survivor_was`: the
+    survivor as it stood just before an unmerge (it may have been edited since the merge)."""
     survivor, retired = merge.survivor, merge.retired
     history.record_version(session, actor, survivor, change=change, reason=reason)
     history.record_version(session, actor, retired, change=change, reason=reason)
@@ -401,8 +403,9 @@ def _record(session: DbSession, actor: Actor, merge: PatientMerge, change: str, 
         audit.record(session, actor, "patient.merged_away", merge, patient_id=retired.id,
                      reason=reason, before={"status": "active"}, after={"status": "merged", **summary})
     else:
+        before, after = audit.diff(survivor_was or merge.survivor_after, merge.survivor_before)
         audit.record(session, actor, "patient.unmerged", merge, patient_id=survivor.id,
-                     reason=reason, before=merge.survivor_after, after={**merge.survivor_before, **summary})
+                     reason=reason, before=before, after={**after, **summary})
         audit.record(session, actor, "patient.unmerged_restored", merge, patient_id=retired.id,
                      reason=reason, before={"status": "merged"}, after={"status": "active", **summary})
 
@@ -534,13 +537,14 @@ def unmerge_patients(session: DbSession, actor: Actor, merge_id: int, reason: st
         with session.begin_nested():
             missing = _move_back(session, merge)
             session.expire_all()
+            survivor_was = row_snapshot(merge.survivor)
             _restore(merge.survivor, merge.survivor_before)
             _restore(merge.retired, merge.retired_before)
             merge.status = "undone"
             merge.undone_by_id, merge.undone_by_label = actor.id, actor.label
             merge.undone_at, merge.undo_reason = clock.now(), reason
             session.flush()
-            _record(session, actor, merge, "unmerged", reason)
+            _record(session, actor, merge, "unmerged", reason, survivor_was=survivor_was)
             if missing:
                 audit.record(session, actor, "patient.unmerge_rows_missing", merge,
                              patient_id=merge.retired_id, after={"rows_deleted_since": missing})

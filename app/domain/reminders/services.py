@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import select, update
 
 from app.core import audit, clock, jobs
 from app.core.db import DbSession
@@ -32,9 +31,6 @@ log = logging.getLogger("infirmary.reminders")
 REMINDER_JOB = "reminder.send"
 REMINDER_ACTOR = SystemActor("reminders", frozenset({Perm.PATIENT_READ}))
 CHANNEL_CHOICES = ("email", "sms", "none")
-_FAILED_KEY = "infirmary_failed_reminder_attempts"
-
-
 class ReminderUndelivered(Exception):
     """Every channel failed; the due row is retried with the platform's backoff."""
 
@@ -197,11 +193,22 @@ def _why_not(appointment: Appointment | None, reminder: Reminder, now: datetime)
 def deliver(session: DbSession, reminder_id: int, available: dict[str, Channel] | None = None) -> str:
     """Send one reminder: the patient's preferred channel first, then the other. Returns
     "sent" or "skipped" (or the status it already had: a re-run sends nothing twice); raises
-    ReminderUndelivered when every channel failed."""
-    session.info.pop(_FAILED_KEY, None)
+    ReminderUndelivered when every channel failed.
+
+    Each send is claimed ("sending") and committed before the message leaves, and recorded
+    after it left. A worker killed in between leaves "sending" behind; the retry then marks the
+    reminder "unconfirmed" for staff instead of sending it a second time."""
     reminder = _lock(session, reminder_id)
     if reminder is None:
         return "missing"
+    if reminder.status == "sending":
+        reminder.status = "unconfirmed"
+        reminder.note = (f"A send by {reminder.channel} was interrupted; it may or may not have "
+                         "reached the patient, so it was not sent again.")
+        audit.record(session, REMINDER_ACTOR, "reminder.unconfirmed", reminder,
+                     patient_id=reminder.patient_id, reason=reminder.note,
+                     after={"appointment_id": reminder.appointment_id})
+        return "unconfirmed"
     if reminder.status != "scheduled":
         return reminder.status
     appointment = session.get(Appointment, reminder.appointment_id)
@@ -221,38 +228,41 @@ def deliver(session: DbSession, reminder_id: int, available: dict[str, Channel] 
     targets = [(ch, to) for ch in ordered if (to := ch.recipient(patient))]
     if not targets:
         return _skip(session, reminder, "No e-mail address or mobile number for a channel in use.")
-    failures: list[dict[str, Any]] = []
-    for channel, to in targets:
-        message = compose(channel.name, to, reminder, appointment, patient)
+    messages = [(channel, to, compose(channel.name, to, reminder, appointment, patient))
+                for channel, to in targets]
+    appointment_id = appointment.id
+    failures: list[str] = []
+    for channel, to, message in messages:
+        reminder.status, reminder.channel = "sending", channel.name
+        session.commit()
         attempted_at = clock.now()
         try:
             channel.send(message)
         except ChannelError as exc:
-            log.warning("reminder channel failed", extra={"reminder_id": reminder.id, "channel": channel.name})
-            failures.append({"reminder_id": reminder.id, "channel": channel.name, "recipient": to,
-                             "status": "failed", "error": str(exc)[:2000], "attempted_at": attempted_at})
+            log.warning("reminder channel failed", extra={"reminder_id": reminder_id, "channel": channel.name})
+            reminder = _relock(session, reminder_id)
+            reminder.status = "scheduled"
+            session.add(ReminderAttempt(reminder_id=reminder_id, channel=channel.name, recipient=to,
+                                        status="failed", error=str(exc)[:2000], attempted_at=attempted_at))
+            session.commit()
+            failures.append(f"{channel.name}: {exc}")
             continue
-        for failed in failures:
-            session.add(ReminderAttempt(**failed))
-        session.add(ReminderAttempt(reminder_id=reminder.id, channel=channel.name, recipient=to,
+        reminder = _relock(session, reminder_id)
+        session.add(ReminderAttempt(reminder_id=reminder_id, channel=channel.name, recipient=to,
                                     status="sent", attempted_at=attempted_at))
         reminder.status, reminder.channel, reminder.sent_at = "sent", channel.name, clock.now()
         reminder.note = None
         audit.record(session, REMINDER_ACTOR, "reminder.sent", reminder, patient_id=reminder.patient_id,
-                     after={"appointment_id": appointment.id, "channel": channel.name,
-                            "failed_over": [f["channel"] for f in failures]})
+                     after={"appointment_id": appointment_id, "channel": channel.name,
+                            "failed_over": [f.split(":", 1)[0] for f in failures]})
         return "sent"
-    session.info[_FAILED_KEY] = failures
-    raise ReminderUndelivered("; ".join(f"{f['channel']}: {f['error']}" for f in failures))
+    raise ReminderUndelivered("; ".join(failures))
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _keep_failed_attempts(session: Session, previous_transaction: SessionTransaction) -> None:
-    """The failed job's transaction is rolled back, attempts and all; put the attempts back
-    into the next transaction, the one in which the platform records the failure and backoff."""
-    failures = session.info.pop(_FAILED_KEY, None)
-    if failures and session.is_active:
-        session.add_all(ReminderAttempt(**f) for f in failures)
+def _relock(session: DbSession, reminder_id: int) -> Reminder:
+    reminder = _lock(session, reminder_id)
+    assert reminder is not None  # reminders are never deleted
+    return reminder
 
 
 # --- what staff see and set ------------------------------------------------------------------

@@ -111,6 +111,18 @@ def test_the_board_needs_its_permission(client: Any, queue: list[QueueTicket], l
     assert client.get("/frontdesk/board/cardiology").status_code == 403
 
 
+def test_the_waiting_room_display_account_sees_the_board_and_no_patient(
+    client: Any, queue: list[QueueTicket], login_as: Any
+) -> None:
+    login_as("queue_display")
+    board = client.get("/frontdesk/board/cardiology")
+    assert board.status_code == 200
+    assert queue[0].patient.family_name not in board.text
+    for page in ("/patients/", f"/patients/{queue[0].patient_id}", "/frontdesk/queues/cardiology",
+                 "/schedule/"):
+        assert client.get(page).status_code == 403, page
+
+
 @pytest.fixture()
 def _this_apps_server(app: Any) -> Iterator[None]:
     previous = socketio.server

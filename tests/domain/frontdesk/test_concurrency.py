@@ -128,3 +128,23 @@ def test_parallel_call_next_calls_each_patient_once(committed_app: Flask) -> Non
             QueueTicket.department == "callnext", QueueTicket.status == "waiting")).all()
         db.session.remove()
     assert len(waiting) == 1 and waiting[0] not in codes
+
+
+def test_one_walk_in_added_by_two_clerks_at_once_gets_one_ticket(committed_app: Flask) -> None:
+    with committed_app.app_context():
+        clinic = support.clinic(db.session, department="same-walk-in")
+        patient_id, clinic_id = factories.patient(db.session).id, clinic.id
+        db.session.commit()
+        db.session.remove()
+
+    def add() -> str:
+        return frontdesk.register_walk_in(db.session, SYSTEM, patient_id, clinic_id).code
+
+    for _ in range(3):  # the race is real: give it a few chances to interleave
+        results, errors = _together(committed_app, [add, add, add])
+        with committed_app.app_context():
+            tickets = list(db.session.scalars(select(QueueTicket).where(
+                QueueTicket.patient_id == patient_id, QueueTicket.department == "same-walk-in")))
+            db.session.remove()
+        assert len(tickets) == 1
+        assert all("already in this queue" in str(e) for e in errors)

@@ -285,6 +285,19 @@ def test_changes_after_the_merge_are_named_before_an_unmerge(db_session: Any, pa
     assert registry.changed_since_merge(merge) == ["City"]
 
 
+def test_the_unmerge_audit_names_the_values_it_overwrote(db_session: Any, pair: tuple[Patient, Patient]) -> None:
+    old, new = pair
+    merge = _merge(db_session, old, new)
+    old.city = "Bradford"  # an edit after the merge, which the unmerge puts back
+    db_session.flush()
+    registry.unmerge_patients(db_session, SUPERVISOR, merge.id, "Not the same person after all")
+    row = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.unmerged"))
+    assert row is not None
+    before, after = json.loads(row.before or "{}"), json.loads(row.after or "{}")
+    assert before["city"] == "Bradford" and after["city"] == "Leeds"
+    assert before["phone"] == "07700 900321" and after["phone"] is None
+
+
 def test_worklist_lists_open_pairs_and_records_the_supervisors_judgement(
         db_session: Any, pair: tuple[Patient, Patient]) -> None:
     old, new = pair

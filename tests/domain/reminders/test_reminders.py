@@ -309,3 +309,41 @@ def test_scheduling_services_drive_the_reminders(app: Flask, db_session: Any, fr
     [second] = _reminders(db_session, moved.id)
     assert second.status == "cancelled"
     assert db_session.get(jobs.DueJob, second.due_job_id).status == "cancelled"
+
+
+class _DiesAfterSending:
+    """A real e-mail channel on a worker that is killed right after the message left."""
+
+    name = "email"
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def recipient(self, patient: Any) -> Any:
+        return self.real.recipient(patient)
+
+    def send(self, message: Any) -> None:
+        self.real.send(message)
+        raise SystemExit("worker killed")
+
+
+def test_a_worker_killed_after_sending_never_sends_the_reminder_twice(
+    app: Flask, db_session: Any, friday: Any, smtp: Inbox
+) -> None:
+    from app.domain.reminders import channels
+
+    appointment_id = _book(db_session)
+    friday.advance(days=2)
+    [reminder] = _reminders(db_session, appointment_id)
+    reminder_id = reminder.id
+    real = channels.configured(app.config)["email"]
+    with pytest.raises(SystemExit):
+        reminders.deliver(db_session, reminder_id, available={"email": _DiesAfterSending(real)})
+    db_session.rollback()  # what dies with the worker
+    assert len(smtp.messages) == 1
+    # The retry finds the claim the dead worker committed before sending, and asks a person.
+    assert reminders.deliver(db_session, reminder_id, available={"email": real}) == "unconfirmed"
+    assert reminders.deliver(db_session, reminder_id, available={"email": real}) == "unconfirmed"
+    assert len(smtp.messages) == 1
+    [reminder] = _reminders(db_session, appointment_id)
+    assert reminder.status == "unconfirmed" and "not sent again" in (reminder.note or "")
