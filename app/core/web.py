@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from datetime import date
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
@@ -13,12 +14,58 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
+from wtforms import Field, Form
+from wtforms.validators import ValidationError
 
 from app.core import audit
 from app.core.errors import DomainError
 from app.core.htmx import is_htmx
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Ids in query strings and forms: at most 9 ASCII digits, so the value always fits a 32-bit
+# integer column (SQLite raises OverflowError, PostgreSQL DataError beyond). str.isdigit alone
+# is not enough: "²" is a digit to it but int() refuses it.
+ID_MAX_DIGITS = 9
+# Days typed into URLs and forms: wide enough for any birth date or booking, narrow enough that
+# the code may step a few days or weeks either way without passing date.min/date.max.
+DAY_MIN = date(1900, 1, 1)
+DAY_MAX = date(2199, 12, 31)
+
+
+def parse_id(value: object) -> int | None:
+    """A non-negative id from a query string or form field, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):  # form choices hold ints already (SelectField coerce)
+        return value if 0 <= value < 10**ID_MAX_DIGITS else None
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if value and value.isascii() and value.isdigit() and len(value) <= ID_MAX_DIGITS:
+        return int(value)
+    return None
+
+
+def parse_day(value: object) -> date | None:
+    """An ISO date (YYYY-MM-DD) between DAY_MIN and DAY_MAX, or None when it is not one."""
+    if isinstance(value, date):
+        day = value
+    elif isinstance(value, str):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return day if DAY_MIN <= day <= DAY_MAX else None
+
+
+def day_in_range(form: Form, field: Field) -> None:
+    """WTForms validator for DateFields: the same bounds as parse_day, as a field error (422)."""
+    if field.data is not None and parse_day(field.data) is None:
+        raise ValidationError(_("Enter a date between %(first)s and %(last)s.",
+                                first=DAY_MIN.isoformat(), last=DAY_MAX.isoformat()))
 log = logging.getLogger("infirmary.request")
 
 CSP = (

@@ -14,6 +14,7 @@ from app.blueprints.admin.forms import EndSessionForm, NewUserForm, ReasonForm, 
 from app.core.errors import DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
+from app.core.web import parse_id
 from app.domain.facilities.services import list_wards
 from app.domain.identity import services as identity
 from app.extensions import db
@@ -92,7 +93,7 @@ def edit_user(user_id: int) -> Response:
             identity.update_user(
                 db.session, current_user, user.id, full_name=form.full_name.data or "",
                 roles=form.roles.data or [], ward_ids=form.wards.data or [],
-                expected_version=int(form.version.data) if (form.version.data or "").isdigit() else None,
+                expected_version=parse_id(form.version.data),
             )
         except DomainError as exc:
             db.session.rollback()

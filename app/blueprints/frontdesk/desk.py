@@ -15,15 +15,11 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.htmx import invalid, is_htmx, redirect_to, render
 from app.core.security import Perm, require
+from app.core.web import parse_id
 from app.domain.frontdesk import services as frontdesk
 from app.domain.frontdesk.models import QueueTicket
 from app.domain.patients.models import Patient
 from app.extensions import db
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
 
 
 def _walk_in_form(formdata: Any = None) -> WalkInForm:
@@ -34,12 +30,12 @@ def _walk_in_form(formdata: Any = None) -> WalkInForm:
 
 
 def _desk_context(form: WalkInForm | None = None) -> dict[str, Any]:
-    clinic_id = _int_arg("clinic")
+    clinic_id = parse_id(request.args.get("clinic"))
     q = request.args.get("q", "")
     day = frontdesk.today()
     if form is None:
         form = _walk_in_form()
-        patient_id = _int_arg("patient_id")
+        patient_id = parse_id(request.args.get("patient_id"))
         patient = db.session.get(Patient, patient_id) if patient_id else None
         if patient is not None:
             form.mrn.data = patient.mrn

@@ -14,6 +14,7 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.htmx import invalid, render
 from app.core.security import Perm, require
+from app.core.web import parse_id
 from app.domain.frontdesk import rules
 from app.domain.frontdesk import services as frontdesk
 from app.extensions import db
@@ -26,8 +27,7 @@ def _known(department: str) -> str:
 
 
 def _clinic_filter() -> int | None:
-    value = request.values.get("clinic", "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.values.get("clinic"))
 
 
 def _queue_context(department: str, form: CallForm | None = None) -> dict[str, Any]:

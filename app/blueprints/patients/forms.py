@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.core.errors import DomainError
+from app.core.web import parse_id
 from app.domain.patients.services import Demographics
 
 
@@ -71,5 +72,5 @@ class EditPatientForm(PatientForm):
     reason = TextAreaField(_l("Reason"), validators=[Length(max=500)])
 
     def expected_version(self) -> int:
-        raw = self.version.data or ""
-        return int(raw) if raw.isdigit() else -1
+        parsed = parse_id(self.version.data)
+        return -1 if parsed is None else parsed

@@ -14,6 +14,7 @@ from app.core.errors import DomainError, Forbidden
 from app.core.htmx import invalid, redirect_to, render
 from app.core.pdf import pdf_response
 from app.core.security import Perm, require
+from app.core.web import parse_day, parse_id
 from app.domain.admissions.services import current_encounters
 from app.domain.patients import history
 from app.domain.patients import services as patients
@@ -98,10 +99,8 @@ def register_patient() -> Response:
 def _prefill(args: Any) -> dict[str, Any]:
     data: dict[str, Any] = {k: args.get(k) for k in
                             ("family_name", "given_names", "phone", "national_id") if args.get(k)}
-    try:
-        data["birth_date"] = date.fromisoformat(args.get("birth_date", ""))
-    except ValueError:
-        pass
+    if (birth_date := parse_day(args.get("birth_date"))) is not None:
+        data["birth_date"] = birth_date
     return data
 
 
@@ -212,6 +211,6 @@ def print_wristband(patient_id: int) -> Response:
 def print_id_label(patient_id: int) -> Response:
     copies = request.args.get("copies", "1")
     printout = printing.print_id_label(db.session, current_user, patient_id,
-                                       copies=int(copies) if copies.isdigit() else 0)
+                                       copies=parse_id(copies) or 0)
     db.session.commit()  # the printout is recorded
     return pdf_response(printout.pdf, printout.filename, inline=True)

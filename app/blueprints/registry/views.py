@@ -13,6 +13,7 @@ from app.blueprints.registry.forms import CompareForm, DismissForm, MergeForm, U
 from app.core.errors import Conflict, DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
+from app.core.web import parse_id
 from app.domain.patients import services as patients
 from app.domain.registry import services as registry
 from app.extensions import db
@@ -100,10 +101,6 @@ def _default_values(pair: registry.Pair) -> dict[str, int]:
                 else pair.a.id) for f in registry.merge_fields()}
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
-
-
 @bp.route("/merge/<int:a>/<int:b>", methods=["GET", "POST"])
 @require(Perm.PATIENT_MERGE)
 def merge_patients(a: int, b: int) -> Response:
@@ -113,15 +110,15 @@ def merge_patients(a: int, b: int) -> Response:
         form = MergeForm(formdata=None, version_a=str(pair.a.version), version_b=str(pair.b.version))
         return _merge_page(pair, form, _default_values(pair))
     form = MergeForm()
-    values = {f: v for f in registry.merge_fields() if (v := _int(request.form.get(f"value_{f}"))) is not None}
-    survivor = _int(form.survivor.data)
+    values = {f: v for f in registry.merge_fields() if (v := parse_id(request.form.get(f"value_{f}"))) is not None}
+    survivor = parse_id(form.survivor.data)
     if not form.validate_on_submit():
         return _merge_page(pair, form, values, 422, survivor)
     if survivor not in (pair.a.id, pair.b.id):
         form.survivor.errors = [_("Choose which record survives.")]
         return _merge_page(pair, form, values, 422, survivor)
     retired = pair.b.id if survivor == pair.a.id else pair.a.id
-    versions = {pair.a.id: _int(form.version_a.data), pair.b.id: _int(form.version_b.data)}
+    versions = {pair.a.id: parse_id(form.version_a.data), pair.b.id: parse_id(form.version_b.data)}
     try:
         merge = registry.merge_patients(
             db.session, current_user, survivor, retired, values_from=values,

@@ -21,16 +21,13 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.errors import DomainError
+from app.core.web import day_in_range, parse_id
 from app.domain.scheduling.configuration import WEEKDAYS
 
 
 def _int_or_none(value: Any) -> int | None:
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    # Anything that is not an id ("", "None", "²", 25 digits) is "not chosen".
+    return parse_id(value)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -58,7 +55,7 @@ class BookForm(DomainErrorsMixin, FlaskForm):
     patient_id = HiddenField()
     mrn = StringField(_l("Patient MRN"), validators=[Optional(), Length(max=16)])
     appointment_type_id = SelectField(_l("Appointment type"), coerce=_int_or_none, choices=[])
-    day = DateField(_l("Date"), validators=[InputRequired(_l("Enter the date."))])
+    day = DateField(_l("Date"), validators=[InputRequired(_l("Enter the date.")), day_in_range])
     start_time = TimeField(_l("Time"), validators=[InputRequired(_l("Enter the time."))])
     clinician_id = SelectField(_l("Clinician"), coerce=_int_or_none, choices=[])
     room_id = SelectField(_l("Room"), coerce=_int_or_none, choices=[])
@@ -83,7 +80,7 @@ class NextFreeForm(DomainErrorsMixin, FlaskForm):
 
     appointment_type_id = SelectField(_l("Appointment type"), coerce=_int_or_none, choices=[])
     clinician_id = SelectField(_l("Clinician"), coerce=_int_or_none, choices=[])
-    after = DateField(_l("From"), validators=[Optional()])
+    after = DateField(_l("From"), validators=[Optional(), day_in_range])
 
 
 class ClinicForm(DomainErrorsMixin, FlaskForm):
@@ -120,17 +117,17 @@ class TemplateForm(DomainErrorsMixin, FlaskForm):
                                   choices=[SelectChoice(i, name) for i, name in enumerate(WEEKDAYS)])
     start_time = TimeField(_l("Starts"), validators=[Optional()])
     end_time = TimeField(_l("Ends"), validators=[Optional()])
-    valid_from = DateField(_l("First day"), validators=[Optional()])
-    valid_to = DateField(_l("Last day (optional)"), validators=[Optional()])
+    valid_from = DateField(_l("First day"), validators=[Optional(), day_in_range])
+    valid_to = DateField(_l("Last day (optional)"), validators=[Optional(), day_in_range])
     type_ids = MultiCheckboxField(_l("Offers (none ticked: every type)"), coerce=int, choices=[])
 
 
 class EndTemplateForm(DomainErrorsMixin, FlaskForm):
-    last_day = DateField(_l("Last day"), validators=[Optional()])
+    last_day = DateField(_l("Last day"), validators=[Optional(), day_in_range])
 
 
 class HolidayForm(DomainErrorsMixin, FlaskForm):
-    day = DateField(_l("Date"), validators=[Optional()])
+    day = DateField(_l("Date"), validators=[Optional(), day_in_range])
     name = StringField(_l("Name"), validators=[Length(max=120)])
 
 
@@ -139,9 +136,9 @@ class ClosureForm(DomainErrorsMixin, FlaskForm):
 
     resource_id = SelectField(_l("Clinician, room or equipment"), coerce=_int_or_none, choices=[])
     clinic_id = SelectField(_l("or the whole clinic"), coerce=_int_or_none, choices=[])
-    start_day = DateField(_l("From date"), validators=[Optional()])
+    start_day = DateField(_l("From date"), validators=[Optional(), day_in_range])
     start_time = TimeField(_l("time"), validators=[Optional()])
-    end_day = DateField(_l("Until date"), validators=[Optional()])
+    end_day = DateField(_l("Until date"), validators=[Optional(), day_in_range])
     end_time = TimeField(_l("time"), validators=[Optional()])
     reason = StringField(_l("Reason"), validators=[Length(max=500)])
 

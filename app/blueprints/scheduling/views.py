@@ -16,6 +16,7 @@ from app.core import clock
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
+from app.core.web import parse_day, parse_id
 from app.domain.patients import rules as patient_rules
 from app.domain.patients import services as patients
 from app.domain.patients.models import Patient
@@ -32,15 +33,15 @@ def _today() -> date:
 
 
 def _arg_int(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.args.get(name))
 
 
 def _arg_date(name: str) -> date:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return _today()
+    return parse_day(request.args.get(name)) or _today()
+
+
+def _arg_ids(name: str) -> list[int]:
+    return [i for v in request.args.getlist(name) if (i := parse_id(v)) is not None]
 
 
 def _patient_or_none(patient_id: int | None) -> Patient | None:
@@ -63,7 +64,8 @@ def _parse_iso(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    # Bounded like any typed day, so converting to the hospital zone cannot pass date.max.
+    return parsed if parsed.tzinfo is not None and parse_day(parsed.date()) is not None else None
 
 
 # ---- calendars ----------------------------------------------------------------------------------
@@ -195,17 +197,15 @@ def new_appointment() -> Response:
     form.appointment_type_id.data = _arg_int("type")
     start = _parse_iso(request.args.get("start"))
     if start is not None:
-        _fill_slot(form, start, [int(v) for v in request.args.getlist("resources") if v.isdigit()])
+        _fill_slot(form, start, _arg_ids("resources"))
     return _book_page(form, patient)
 
 
 def _form_patient(form: BookForm) -> Patient:
     """The patient chosen on the chart (patient_id) or typed in by MRN."""
-    patient_id = (form.patient_id.data or "").strip()
-    if patient_id.isdigit():
-        patient = _patient_or_none(int(patient_id))
-        if patient is not None:
-            return patient
+    patient = _patient_or_none(parse_id(form.patient_id.data))
+    if patient is not None:
+        return patient
     mrn = (form.mrn.data or "").strip()
     if not mrn:
         raise DomainError(_("Enter the patient's MRN, or start from the patient's chart."), field="patient_id")
@@ -264,7 +264,7 @@ def book_appointment() -> Response:
                     when=appt.start_at.astimezone(availability.hospital_tz()).strftime("%a %d %b %H:%M")), "success")
             return redirect_to(url_for("scheduling.view_appointment", appointment_id=appt.id))
     if patient is None:
-        patient = _patient_or_none(int(form.patient_id.data)) if (form.patient_id.data or "").isdigit() else None
+        patient = _patient_or_none(parse_id(form.patient_id.data))
     return _book_page(form, patient, status=422)
 
 
@@ -299,8 +299,7 @@ def view_appointment(appointment_id: int) -> Response:
 
 
 def _version(form: Any) -> int | None:
-    value = (form.version.data or "").strip()
-    return int(value) if value.isdigit() else None
+    return parse_id(form.version.data)
 
 
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -341,7 +340,7 @@ def reschedule_form(appointment_id: int) -> Response:
     form = BookForm(formdata=None)
     _book_choices(form)
     form.version.data = str(appt.version)
-    _fill_slot(form, start, [int(v) for v in request.args.getlist("resources") if v.isdigit()])
+    _fill_slot(form, start, _arg_ids("resources"))
     return _reschedule_page(appt, form, start)
 
 

@@ -141,7 +141,7 @@ def test_one_walk_in_added_by_two_clerks_at_once_gets_one_ticket(committed_app: 
         return frontdesk.register_walk_in(db.session, SYSTEM, patient_id, clinic_id).code
 
     for _ in range(3):  # the race is real: give it a few chances to interleave
-        results, errors = _together(committed_app, [add, add, add])
+        _, errors = _together(committed_app, [add, add, add])
         with committed_app.app_context():
             tickets = list(db.session.scalars(select(QueueTicket).where(
                 QueueTicket.patient_id == patient_id, QueueTicket.department == "same-walk-in")))
