@@ -135,6 +135,27 @@ def post_worker_init(worker: object) -> None:
                          name="close-websockets", daemon=True).start()
 
     signal.signal(signal.SIGTERM, handle_exit)
+    _warm_and_freeze(worker.log)  # type: ignore[attr-defined]
+
+
+def _warm_and_freeze(log: object) -> None:
+    """Before the first request: load what the first PDF would (fonts, WeasyPrint's stylesheets),
+    then move every object the worker has made so far out of the garbage collector's reach.
+
+    The application, its libraries and those caches live as long as the worker; left to the
+    collector, each full collection walks all of them again (~180,000 objects, ~100 ms), and
+    printing triggers one every few PDFs (docs/benchmarks.md, "Printing"). The RQ worker does
+    the same (`flask worker`)."""
+    import gc
+
+    try:
+        from app.core.pdf import warm_up
+
+        warm_up()
+    except Exception as exc:  # noqa: BLE001 - a worker that cannot print still serves pages
+        log.warning("PDF warm-up failed: %s", exc)  # type: ignore[attr-defined]
+    gc.collect()
+    gc.freeze()
 
 
 def worker_exit(server: object, worker: object) -> None:

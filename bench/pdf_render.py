@@ -3,7 +3,9 @@
     .venv/bin/python bench/pdf_render.py [--scale small|full]
 
 Renders through the app's own path (app.core.pdf.render_pdf, with its warm FontConfiguration and
-cached stylesheets), in an app built on a throwaway SQLite instance:
+cached stylesheets), in an app built on a throwaway SQLite instance, in a process started the way
+the web and PDF workers start (gunicorn.conf.py, `flask worker`): a few renders, then
+app.core.pdf.warm_up(), gc.collect() and gc.freeze() before anything is measured.
 
 - label: the wristband (layout, Code 128 and DataMatrix SVGs, template, WeasyPrint) on the
   configured stock, cycling through three patients whose names are Latin, accented (Vietnamese)
@@ -13,7 +15,9 @@ cached stylesheets), in an app built on a throwaway SQLite instance:
 
 The floor is a blank page rendered by WeasyPrint with the same FontConfiguration in the same run,
 at the label's size for the label figures and A4 for the document's. Measurements are interleaved
-(label, document, both floors, in turn) so that a busy machine weighs on all of them alike.
+(label, document, both floors, in turn) so that a busy machine weighs on all of them alike. Each
+figure also carries the same renders' CPU time (`cpu`), which tells a slow render from a busy
+machine.
 
 The last line printed is one JSON object.
 """
@@ -21,6 +25,7 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import subprocess
@@ -110,7 +115,7 @@ def prepare() -> tuple[list[Any], Callable[[], bytes]]:
 def measure(app: Any, n: int) -> tuple[dict[str, list[float]], dict[int, list[float]]]:
     from weasyprint import HTML
 
-    from app.core.pdf import font_config
+    from app.core.pdf import font_config, warm_up
     from app.domain.printing.services import render_wristband
 
     label_patients, document = prepare()
@@ -127,6 +132,9 @@ def measure(app: Any, n: int) -> tuple[dict[str, list[float]], dict[int, list[fl
 
     for i in range(WARMUP):
         label(i), document(), floor(blank_label), floor(blank_a4)
+    warm_up()  # as a worker starts (gunicorn.conf.py)
+    gc.collect()
+    gc.freeze()
     times: dict[str, list[float]] = {"label": [], "document": [], "floor_label": [],
                                      "floor_document": []}
     by_name: dict[int, list[float]] = {i: [] for i in range(len(PATIENTS))}
@@ -166,7 +174,9 @@ def main() -> None:
     def figure(kind: str, q: int) -> dict[str, Any]:
         return {"value": round(percentile(times[kind], q), 1), "unit": "ms",
                 "target": TARGETS_MS.get(f"{kind}_p{q}"),
-                "floor": round(percentile(times[f"floor_{kind}"], q), 1)}
+                "floor": round(percentile(times[f"floor_{kind}"], q), 1),
+                "cpu": round(percentile(CPU[kind], q), 1),
+                "floor_cpu": round(percentile(CPU[f"floor_{kind}"], q), 1)}
 
     result = {"bench": "pdf_render", "scale": args.scale, "figures": {
         "label_p50": figure("label", 50), "label_p95": figure("label", 95),

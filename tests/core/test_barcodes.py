@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +13,7 @@ from barcode import Code128
 from weasyprint import HTML
 
 from app.core import barcodes
-from app.core.pdf import svg_data_uri
+from app.core.pdf import svg_data_uri, svg_from_data_uri
 from tests import pdf_tools
 
 MRN = "10000074"
@@ -89,3 +92,64 @@ def test_a_scanner_reads_both_symbols_back(value: Any) -> None:
     pdf = _printed(barcodes.code128_svg(value, module_width=0.33),
                    barcodes.datamatrix_svg(value, module_size=0.6))
     assert pdf_tools.barcodes(pdf) == {("Code128", value), ("DataMatrix", value)}
+
+
+# --- both symbols as one image -----------------------------------------------------------------
+
+def test_composed_symbols_keep_their_size_and_are_placed_in_millimetres() -> None:
+    code = barcodes.code128_svg(MRN, module_width=0.33, bar_height=8, human_readable=False)
+    matrix = barcodes.datamatrix_svg(MRN, module_size=0.5)
+    svg = barcodes.compose_svg(62, 29, [(code, 1.5, 18.0), (matrix, 53.5, 1.5)])
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="62.000mm" height="29.000mm">')
+    assert '<svg x="1.500mm" y="18.000mm" xmlns=' in svg and '<svg x="53.500mm" y="1.500mm" ' in svg
+    assert code.removeprefix("<svg ") in svg and matrix.removeprefix("<svg ") in svg
+    assert svg_from_data_uri(svg_data_uri(svg)) == svg
+    with pytest.raises(ValueError):
+        svg_from_data_uri("data:text/plain;base64,aGk=")
+    pdf = bytes(HTML(string=f'<style>@page {{ size: 62mm 29mm; margin: 0 }} body {{ margin: 0 }}</style>'
+                            f'<img src="{svg_data_uri(svg)}">').write_pdf())
+    assert pdf_tools.barcodes(pdf) == {("Code128", MRN), ("DataMatrix", MRN)}
+
+
+# The wristband's symbols as two images in their own boxes, as an ID label still draws them.
+TWO_IMAGES = """<!doctype html><html><head><meta charset="utf-8"></head>
+<body><div class="label {{ 'strip' if layout.strip else 'compact' }}"><div class="text">
+<div class="name">{{ patient.name }}</div><div class="facts">DOB 2 Jan 1990 · Female</div></div>
+<div class="code128"><img src="{{ code128 }}"><div class="mrn">MRN {{ patient.mrn }}</div></div>
+<div class="datamatrix"><img src="{{ datamatrix }}"></div></div></body></html>"""
+
+
+@pytest.mark.parametrize("size", ["62mm 29mm", "250mm 25mm", "25mm 250mm"])
+def test_the_wristband_prints_its_one_image_exactly_as_two_would(app: Any, monkeypatch: Any, size: str) -> None:
+    from datetime import date
+    from types import SimpleNamespace
+
+    from jinja2 import ChoiceLoader, DictLoader
+
+    from app.core import pdf
+    from app.domain.printing.layout import label_layout
+
+    monkeypatch.setattr(app.jinja_env, "loader", ChoiceLoader(
+        [DictLoader({"print/two_images.html": TWO_IMAGES}), app.jinja_env.loader]))
+    patient = SimpleNamespace(mrn=MRN, name="NGUYỄN, Thị Mai", sex="female", birth_date=date(1990, 1, 2))
+    layout = label_layout(size, MRN, patient.name)
+    context = {"stylesheets": ("print/label.css",), "css": (layout.stylesheet(),), "patient": patient,
+               "layout": layout, "sex": "Female",
+               "code128": svg_data_uri(barcodes.code128_svg(
+                   MRN, module_width=layout.code128_module, bar_height=layout.code128_height,
+                   human_readable=False)),
+               "datamatrix": svg_data_uri(barcodes.datamatrix_svg(MRN, module_size=layout.datamatrix_module))}
+    with app.app_context():
+        one = pdf.render_pdf("wristband.html", **context)
+        two = pdf.render_pdf("two_images.html", **context)
+    assert _pixels(one) == _pixels(two)
+    assert pdf_tools.barcodes(one, dpi=200) == {("Code128", MRN), ("DataMatrix", MRN)}
+
+
+def _pixels(pdf: bytes) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "label.pdf"
+        source.write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-r", "300", "-gray", "-singlefile", str(source),
+                        str(Path(folder) / "page")], check=True)
+        return (Path(folder) / "page.pgm").read_bytes()

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.core import barcodes
-from app.core.pdf import page_size_mm
+from app.core.pdf import page_size_mm, svg_data_uri, svg_from_data_uri
 
 STRIP_RATIO = 3.0
 MAX_CODE128_MODULE_MM = 0.5
@@ -75,6 +75,14 @@ class LabelLayout:
         if self.rotated:
             rules.append(f".label {{ transform-origin: 0 0; "
                          f"transform: translate({self.page_w:g}mm, 0) rotate(90deg); }}")
+        # The wristband draws both symbols as one image over the whole box (`symbols`), its MRN
+        # line placed under the bars; other labels place each symbol in its own box (below).
+        code_x, code_y = self.code128_at()
+        if self.strip:
+            rules.append(f".label > .mrn {{ top: {code_y + self.code128_height:.2f}mm; "
+                         f"left: {code_x:.2f}mm; width: {self.code128_width:.2f}mm; }}")
+        else:
+            rules.append(f".label > .mrn {{ bottom: {p:g}mm; left: 0; right: 0; }}")
         if self.strip:
             rules += [
                 ".text { display: flex; flex-direction: column; justify-content: center; }",
@@ -90,6 +98,32 @@ class LabelLayout:
                 f".datamatrix {{ top: {p:g}mm; right: {p:g}mm; }}",
             ]
         return "\n".join(rules)
+
+    def code128_at(self) -> tuple[float, float]:
+        """The Code 128's top left corner in the label's box, millimetres: in a strip after the
+        text, on a label centred across the bottom above the MRN line."""
+        p = self.padding
+        if self.strip:
+            return p + self.text_w + GAP, p
+        mrn_line = self.mrn_pt * LINE_HEIGHT * PT_TO_MM
+        return (self.box_w - self.code128_width) / 2, self.box_h - p - mrn_line - self.code128_height
+
+    def datamatrix_at(self) -> tuple[float, float]:
+        """The DataMatrix's top left corner in the label's box, millimetres: in a strip beside
+        the bars (the band's far end goes through the clasp), on a label at the top right."""
+        p = self.padding
+        if self.strip:
+            return (p + self.text_w + GAP + self.code128_width + GAP,
+                    (self.box_h - self.datamatrix_size) / 2)
+        return self.box_w - p - self.datamatrix_size, p
+
+    def symbols(self, code128: str, datamatrix: str) -> str:
+        """Both symbols (data: URIs, as the printing service makes them) as one image the size
+        of the label's box, each where `code128_at` and `datamatrix_at` put it."""
+        return svg_data_uri(barcodes.compose_svg(self.box_w, self.box_h, [
+            (svg_from_data_uri(code128), *self.code128_at()),
+            (svg_from_data_uri(datamatrix), *self.datamatrix_at()),
+        ]))
 
 
 def _em_width(text: str) -> float:
