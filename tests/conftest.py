@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,36 @@ def create_database(server_url: str, name: str) -> str:
     finally:
         engine.dispose()
     return f"{server_url}/{name}"
+
+
+def run_together(app: Flask, work: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
+    """Run each callable in its own thread and session, all released at once; commit each."""
+    start = threading.Barrier(len(work))
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(fn: Callable[[], Any]) -> None:
+        with app.app_context():
+            try:
+                start.wait()
+                value = fn()
+                db.session.commit()
+                with lock:
+                    results.append(value)
+            except Exception as exc:  # noqa: BLE001 - inspected by the caller
+                db.session.rollback()
+                with lock:
+                    errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results, errors
 
 
 def reset_schema(app: Flask) -> None:

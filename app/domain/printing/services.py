@@ -45,12 +45,12 @@ class Printout:
 
 # --- labels, printed at once ---------------------------------------------------------------
 
-def render_wristband(patient: Patient, size: str) -> bytes:
-    """The wristband PDF for `patient` on label stock of CSS size `size` (no checks, no record:
-    callers go through `print_wristband`)."""
+def _render_label(template: str, patient: Patient, size: str, **context: object) -> bytes:
+    """A patient label on stock of CSS size `size`: name, sex and the MRN as Code 128 and
+    DataMatrix, laid out for that stock."""
     layout = label_layout(size, patient.mrn, patient.name)
     return render_pdf(
-        "wristband.html",
+        template,
         stylesheets=LABEL_STYLESHEETS,
         css=(layout.stylesheet(),),
         patient=patient,
@@ -61,7 +61,14 @@ def render_wristband(patient: Patient, size: str) -> bytes:
             human_readable=False)),
         datamatrix=svg_data_uri(barcodes.datamatrix_svg(
             patient.mrn, module_size=layout.datamatrix_module)),
+        **context,
     )
+
+
+def render_wristband(patient: Patient, size: str) -> bytes:
+    """The wristband PDF for `patient` on label stock of CSS size `size` (no checks, no record:
+    callers go through `print_wristband`)."""
+    return _render_label("wristband.html", patient, size)
 
 
 def print_wristband(session: DbSession, actor: Actor, patient_id: int) -> Printout:
@@ -83,21 +90,7 @@ MAX_ID_LABEL_COPIES = 20
 def render_id_label(patient: Patient, size: str, copies: int = 1) -> bytes:
     """The patient ID label (for notes and specimen bags): name, date of birth, sex and the MRN
     as Code 128 (and DataMatrix), one label per page, `copies` pages."""
-    layout = label_layout(size, patient.mrn, patient.name)
-    return render_pdf(
-        "id_label.html",
-        stylesheets=LABEL_STYLESHEETS,
-        css=(layout.stylesheet(),),
-        patient=patient,
-        layout=layout,
-        copies=copies,
-        sex=SEX_LABELS.get(patient.sex, patient.sex),
-        code128=svg_data_uri(barcodes.code128_svg(
-            patient.mrn, module_width=layout.code128_module, bar_height=layout.code128_height,
-            human_readable=False)),
-        datamatrix=svg_data_uri(barcodes.datamatrix_svg(
-            patient.mrn, module_size=layout.datamatrix_module)),
-    )
+    return _render_label("id_label.html", patient, size, copies=copies)
 
 
 def print_id_label(session: DbSession, actor: Actor, patient_id: int, copies: int = 1) -> Printout:

@@ -22,7 +22,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, func, inspect, or_, select, tuple_
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Table,
+    TypeDecorator,
+    and_,
+    func,
+    inspect,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -239,13 +251,12 @@ def _jsonable(value: Any) -> Any:
 def _from_json(column: Any, value: Any) -> Any:
     if value is None:
         return None
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        return value
-    if kind is datetime:
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):  # UTCDateTime stores through a DateTime
+        sql_type = sql_type.impl_instance
+    if isinstance(sql_type, DateTime):
         return datetime.fromisoformat(value)
-    if kind is date:
+    if isinstance(sql_type, Date):
         return date.fromisoformat(value)
     return value
 

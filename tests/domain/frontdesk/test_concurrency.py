@@ -3,10 +3,8 @@ arrivals share a number, no ticket is called twice, an appointment is checked in
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,7 +17,7 @@ from app.domain.frontdesk import services as frontdesk
 from app.domain.frontdesk.models import QueueTicket
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app
+from tests.conftest import make_app, run_together
 from tests.domain.frontdesk import support
 from tests.domain.frontdesk.support import MONDAY_9AM
 
@@ -36,36 +34,6 @@ def committed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 def monday() -> Iterator[None]:
     with clock.freeze(MONDAY_9AM):
         yield
-
-
-def _together(app: Flask, work: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    """Run each callable in its own thread and session, all released at once; commit each."""
-    start = threading.Barrier(len(work))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(fn: Callable[[], Any]) -> None:
-        with app.app_context():
-            try:
-                start.wait()
-                value = fn()
-                db.session.commit()
-                with lock:
-                    results.append(value)
-            except Exception as exc:  # noqa: BLE001 - inspected by the caller
-                db.session.rollback()
-                with lock:
-                    errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
 
 
 def test_parallel_check_ins_and_walk_ins_never_share_a_number(committed_app: Flask) -> None:
@@ -85,7 +53,7 @@ def test_parallel_check_ins_and_walk_ins_never_share_a_number(committed_app: Fla
     def walk_in(patient_id: int) -> Callable[[], str]:
         return lambda: frontdesk.register_walk_in(db.session, SYSTEM, patient_id, clinic_id).code
 
-    codes, errors = _together(committed_app, [check_in(i) for i in appointments] + [walk_in(p) for p in walk_ins])
+    codes, errors = run_together(committed_app, [check_in(i) for i in appointments] + [walk_in(p) for p in walk_ins])
     assert errors == []
     assert sorted(codes) == [f"P-{n:03d}" for n in range(1, clerks + 1)]
 
@@ -95,7 +63,7 @@ def test_the_same_appointment_checked_in_twice_at_once_gets_one_ticket(committed
         appointment_id = support.appointment(db.session, MONDAY_9AM, c=support.clinic(db.session)).id
         db.session.commit()
         db.session.remove()
-    codes, errors = _together(committed_app, [
+    codes, errors = run_together(committed_app, [
         lambda: frontdesk.check_in(db.session, SYSTEM, appointment_id).code for _ in range(2)])
     assert len(codes) == 1
     assert len(errors) == 1 and isinstance(errors[0], Conflict), errors
@@ -120,7 +88,7 @@ def test_parallel_call_next_calls_each_patient_once(committed_app: Flask) -> Non
             return None if ticket is None else ticket.code
         return go
 
-    codes, errors = _together(committed_app, [call(f"Room {n}") for n in range(clinicians)])
+    codes, errors = run_together(committed_app, [call(f"Room {n}") for n in range(clinicians)])
     assert errors == []
     assert len(codes) == clinicians and len(set(codes)) == clinicians and None not in codes
     with committed_app.app_context():
@@ -141,7 +109,7 @@ def test_one_walk_in_added_by_two_clerks_at_once_gets_one_ticket(committed_app: 
         return frontdesk.register_walk_in(db.session, SYSTEM, patient_id, clinic_id).code
 
     for _ in range(3):  # the race is real: give it a few chances to interleave
-        _, errors = _together(committed_app, [add, add, add])
+        _, errors = run_together(committed_app, [add, add, add])
         with committed_app.app_context():
             tickets = list(db.session.scalars(select(QueueTicket).where(
                 QueueTicket.patient_id == patient_id, QueueTicket.department == "same-walk-in")))

@@ -3,7 +3,6 @@ merged once, A-into-B racing B-into-A leaves one merge, and a merge is undone on
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -20,7 +19,7 @@ from app.domain.registry import services as registry
 from app.domain.registry.models import PatientMerge
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app
+from tests.conftest import make_app, run_together
 
 ONE, TWO = SystemActor("supervisor one"), SystemActor("supervisor two")
 ROUNDS = 6
@@ -32,36 +31,6 @@ def committed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-def _together(app: Flask, work: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    """Run each callable in its own thread and session, all released at once; commit each."""
-    start = threading.Barrier(len(work))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(fn: Callable[[], Any]) -> None:
-        with app.app_context():
-            try:
-                start.wait()
-                value = fn()
-                db.session.commit()
-                with lock:
-                    results.append(value)
-            except Exception as exc:  # noqa: BLE001 - inspected by the caller
-                db.session.rollback()
-                with lock:
-                    errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
 
 
 def _pairs(app: Flask, n: int) -> list[tuple[int, int]]:
@@ -97,7 +66,7 @@ def _state(app: Flask, a: int, b: int) -> tuple[dict[int, str], int, list[int]]:
 
 def test_two_supervisors_merging_the_same_pair(committed_app: Flask) -> None:
     for a, b in _pairs(committed_app, ROUNDS):
-        results, errors = _together(committed_app, [_merge(ONE, a, b), _merge(TWO, a, b)])
+        results, errors = run_together(committed_app, [_merge(ONE, a, b), _merge(TWO, a, b)])
         assert len(results) == 1 and len(errors) == 1, errors
         assert isinstance(errors[0], Conflict) and "already been merged" in errors[0].message
         assert _state(committed_app, a, b) == ({a: "active", b: "merged"}, 1, [a])
@@ -105,7 +74,7 @@ def test_two_supervisors_merging_the_same_pair(committed_app: Flask) -> None:
 
 def test_merging_a_into_b_while_another_merges_b_into_a(committed_app: Flask) -> None:
     for a, b in _pairs(committed_app, ROUNDS):
-        results, errors = _together(committed_app, [_merge(ONE, a, b), _merge(TWO, b, a)])
+        results, errors = run_together(committed_app, [_merge(ONE, a, b), _merge(TWO, b, a)])
         assert len(results) == 1 and len(errors) == 1, errors
         assert isinstance(errors[0], Conflict) and "already been merged" in errors[0].message
         status, active, owners = _state(committed_app, a, b)
@@ -124,7 +93,7 @@ def test_two_supervisors_undoing_one_merge(committed_app: Flask) -> None:
         def undo(actor: SystemActor, merge_id: int = merge_id) -> Callable[[], Any]:
             return lambda: registry.unmerge_patients(db.session, actor, merge_id, "Two different people")
 
-        results, errors = _together(committed_app, [undo(ONE), undo(TWO)])
+        results, errors = run_together(committed_app, [undo(ONE), undo(TWO)])
         assert len(results) == 1 and len(errors) == 1, errors
         assert isinstance(errors[0], Conflict) and "already undone" in errors[0].message
         assert _state(committed_app, a, b) == ({a: "active", b: "active"}, 0, [b])
