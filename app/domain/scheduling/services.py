@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -120,6 +120,12 @@ def _place(
             session.flush()
     except IntegrityError as exc:
         if not any(name in str(exc.orig) for name in _OVERLAP_CONSTRAINTS) and not _sqlite_overlap(exc):
+            raise
+        raise _Gone(by_database=True) from None
+    except OperationalError as exc:
+        # Two bookings checking the exclusion constraint against each other's uncommitted rows
+        # can wait on each other; PostgreSQL aborts one (deadlock, 40P01), which lost the slot.
+        if getattr(exc.orig, "sqlstate", None) != "40P01":
             raise
         raise _Gone(by_database=True) from None
     return appt
