@@ -4,12 +4,22 @@ from app.core.audit import AuditEvent  # noqa: F401
 from app.core.identifiers import IdentifierCounter  # noqa: F401
 from app.core.jobs import DueJob, PeriodicJobState  # noqa: F401
 from app.domain.admissions.models import Encounter  # noqa: F401
+from app.domain.dispensary.models import (  # noqa: F401
+    ControlledDrugEntry,
+    Dispensing,
+    DispensingLine,
+    StockBatch,
+    StockLocation,
+    StockMovement,
+)
 from app.domain.facilities.models import Bed, Room, Ward  # noqa: F401
+from app.domain.formulary.models import Drug  # noqa: F401
 from app.domain.frontdesk.models import QueueTicket  # noqa: F401
 from app.domain.identity.models import User, UserRole, UserSession, WardAssignment  # noqa: F401
 from app.domain.notifications.models import Notification  # noqa: F401
 from app.domain.patients import access  # noqa: F401  (registers the patient scope rule)
 from app.domain.patients.models import Allergy, BreakGlassGrant, Patient, PatientVersion  # noqa: F401
+from app.domain.prescribing.models import Prescription, PrescriptionVersion, SafetyOverride  # noqa: F401
 from app.domain.printing.models import PrintJob  # noqa: F401
 from app.domain.registry.models import DuplicateCandidate, PatientMerge  # noqa: F401
 from app.domain.reminders import listeners  # noqa: F401  (reminders follow scheduling's events)

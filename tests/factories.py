@@ -40,3 +40,59 @@ def admitted(session: Any, w: Ward, p: Patient | None = None) -> Patient:
     bed = next(b for r in w.rooms for b in r.beds if b.state == "available")
     admit_to_bed(session, SYSTEM, p.id, bed.id)
     return p
+
+
+# --- pharmacy ------------------------------------------------------------------------------
+
+def _gtin14(n: int) -> str:
+    from stdnum import ean
+
+    body = f"0950{n:09d}"  # indicator 0, a made-up 95x company prefix
+    return body + ean.calc_check_digit(body)
+
+
+def drug(session: Any, name: str = "Amoxicillin 500 MG Oral Tablet", **kw: Any) -> Any:
+    """A formulary drug, counted in tablets, dosed in mg (500 mg a tablet) unless told."""
+    from decimal import Decimal
+
+    from app.domain.formulary.models import Drug
+
+    n = next(_seq)
+    values: dict[str, Any] = dict(
+        code=f"T{n}", code_system="local", name=name, generic_name="amoxicillin",
+        form="Oral Tablet", strength="500 MG", route="oral", drug_class="penicillins",
+        dose_unit="mg", stock_unit="tablet", dose_per_stock_unit=Decimal("500"), pack_size=21,
+        pack_gtin=_gtin14(n), default_dose=Decimal("500"),
+        default_frequency="TID", max_single_dose=Decimal("1000"), max_daily_dose=Decimal("3000"),
+        unit_cost=Decimal("0.25"),
+    )
+    values.update(kw)
+    d = Drug(**values)
+    session.add(d)
+    session.flush()
+    return d
+
+
+def main_pharmacy(session: Any) -> Any:
+    from sqlalchemy import select
+
+    from app.domain.dispensary.models import MAIN_PHARMACY, StockLocation
+
+    return session.scalar(select(StockLocation).where(StockLocation.code == MAIN_PHARMACY))
+
+
+def batch(session: Any, d: Any, quantity: int = 100, expiry: date | None = None,
+          batch_number: str | None = None, location: Any = None) -> Any:
+    """A stock batch received through the ledger (so the ledger adds up from the start)."""
+    from app.domain.dispensary import ledger
+    from app.domain.dispensary.models import StockBatch
+
+    location = location or main_pharmacy(session)
+    b = StockBatch(drug_id=d.id, location_id=location.id,
+                   batch_number=batch_number or f"B{next(_seq)}",
+                   expiry=expiry or date(2099, 12, 31), quantity=0)
+    session.add(b)
+    session.flush()
+    if quantity:
+        ledger.post(session, SYSTEM, b.id, quantity, "receipt", reference="test")
+    return b

@@ -20,5 +20,9 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints import scheduling
 
     app.register_blueprint(scheduling.bp)
+    from app.blueprints import pharmacy, prescribing
+
+    app.register_blueprint(prescribing.bp)
+    app.register_blueprint(pharmacy.bp)
     auth.session.init_login(app)
     init_nav(app)

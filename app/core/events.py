@@ -25,3 +25,14 @@ checked_in = _signals.signal("checked_in")
 patients_merged = _signals.signal("patients_merged")
 # A merge was undone (kwargs merge_id, survivor_id, retired_id).
 patients_unmerged = _signals.signal("patients_unmerged")
+
+# Pharmacy. A prescription changed state (kwargs prescription_id, patient_id, action: one of
+# prescribed|amended|verified|queried|rejected|held|resumed|stopped|completed|cancelled). The ward's
+# medication record schedules doses from `verified` inpatient prescriptions.
+prescription_changed = _signals.signal("prescription_changed")
+# Medicine left the shelf for a patient (kwargs dispensing_id, prescription_id, patient_id,
+# drug_id, quantity, encounter_id). Billing charges from it.
+dispensed = _signals.signal("dispensed")
+# Dispensed medicine came back to stock (kwargs dispensing_id, return_id, patient_id, drug_id,
+# quantity). Billing reverses the charge for it.
+dispense_returned = _signals.signal("dispense_returned")

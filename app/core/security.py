@@ -41,6 +41,16 @@ class Perm(StrEnum):
     APPOINTMENT_BOOK = "appointment.book"  # book, reschedule, cancel
     SCHEDULE_MANAGE = "schedule.manage"  # resources, appointment types, templates, closures
     PATIENT_MERGE = "patient.merge"  # the possible-duplicates worklist, merge and unmerge
+    # Pharmacy (issue 5)
+    PRESCRIBE = "prescription.write"  # prescribe, hold, resume, stop, answer a query
+    PRESCRIPTION_READ = "prescription.read"  # a patient's medicines (read-only)
+    PRESCRIPTION_VERIFY = "prescription.verify"  # the verification worklist: verify, query, reject
+    DISPENSE = "medication.dispense"  # dispense and return to stock, print labels
+    STOCK_VIEW = "stock.view"  # batches, ledger, reorder and expiry lists
+    STOCK_MANAGE = "stock.manage"  # goods received, transfers, adjustments, counts, reorder levels
+    FORMULARY_MANAGE = "formulary.manage"  # drugs, their limits, classes and pack GTINs
+    CD_WITNESS = "controlled_drug.witness"  # countersign a controlled-drug register entry
+    CD_REGISTER = "controlled_drug.register"  # read the controlled-drug register
 
 
 _EVERYONE = {Perm.DASHBOARD, Perm.ACCOUNT, Perm.NOTIFICATIONS, Perm.LIVE_UPDATES}
@@ -50,13 +60,19 @@ ROLES: dict[str, frozenset[Perm]] = {
     "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE, Perm.PRINT_LABELS}
                            | {Perm.CHECK_IN, Perm.QUEUE_MANAGE, Perm.QUEUE_BOARD, Perm.NO_SHOW_REPORT}
                            | {Perm.SCHEDULE_VIEW, Perm.APPOINTMENT_BOOK}),
-    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS, Perm.QUEUE_BOARD}),
+    "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS, Perm.QUEUE_BOARD}
+                       | {Perm.PRESCRIPTION_READ, Perm.CD_WITNESS}),
     "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS,
-                                                Perm.QUEUE_BOARD}),
+                                                Perm.QUEUE_BOARD}
+                              | {Perm.PRESCRIPTION_READ, Perm.CD_WITNESS, Perm.CD_REGISTER}),
     "doctor": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW}
                         | {Perm.QUEUE_MANAGE, Perm.QUEUE_BOARD, Perm.NO_SHOW_REPORT}
-                        | {Perm.SCHEDULE_VIEW}),
-    "pharmacist": frozenset(_CLINICAL_READ),
+                        | {Perm.SCHEDULE_VIEW}
+                        | {Perm.PRESCRIBE, Perm.PRESCRIPTION_READ}),
+    "pharmacist": frozenset(_CLINICAL_READ | {Perm.PRESCRIPTION_READ, Perm.PRESCRIPTION_VERIFY,
+                                              Perm.DISPENSE, Perm.STOCK_VIEW, Perm.STOCK_MANAGE,
+                                              Perm.FORMULARY_MANAGE, Perm.CD_WITNESS,
+                                              Perm.CD_REGISTER, Perm.PRINT_LABELS}),
     "lab_tech": frozenset(_CLINICAL_READ),
     "lab_supervisor": frozenset(_CLINICAL_READ),
     "billing": frozenset(_CLINICAL_READ),

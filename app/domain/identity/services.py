@@ -85,6 +85,23 @@ def check_credentials(session: DbSession, username: str, password: str, ip: str)
     return user
 
 
+def verify_witness(session: DbSession, actor: Actor, username: str, password: str, ip: str) -> User:
+    """The second person who countersigns a controlled-drug entry, proven by their own password
+    at the actor's workstation. Throttled and audited like a sign-in; the witness must be active,
+    hold `controlled_drug.witness`, and not be the actor. Raises DomainError on `witness`."""
+    if not username.strip() or not password:
+        raise DomainError("A witness must enter their username and password.", field="witness")
+    try:
+        witness = check_credentials(session, username, password, ip)
+    except LoginRefused as exc:
+        raise DomainError(f"Witness not confirmed: {exc.message}", field="witness") from exc
+    if actor.id is not None and witness.id == actor.id:
+        raise DomainError("The witness must be someone other than you.", field="witness")
+    if not witness.has_perm(Perm.CD_WITNESS):
+        raise DomainError(f"{witness.full_name} may not witness controlled drugs.", field="witness")
+    return witness
+
+
 def verify_totp(user: User, code: str) -> bool:
     if user.totp_secret is None:
         return True
