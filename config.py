@@ -44,6 +44,39 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# The hospital's standard medication administration times (../shared/STANDARDS.md): code →
+# the local times of its doses and the words a label uses. STAT and PRN have no fixed times.
+# Replace the whole table with ADMINISTRATION_TIMES: a JSON object, or the path of a JSON file,
+# of the same shape. It is configuration because hospitals differ (one runs 33 time points).
+DEFAULT_ADMINISTRATION_TIMES: dict[str, dict[str, Any]] = {
+    "QD": {"times": ["09:00"], "label": "once a day"},
+    "BID": {"times": ["09:00", "21:00"], "label": "twice a day"},
+    "TID": {"times": ["09:00", "13:00", "17:00"], "label": "three times a day"},
+    "QID": {"times": ["09:00", "13:00", "17:00", "21:00"], "label": "four times a day"},
+    "Q4H": {"times": ["02:00", "06:00", "10:00", "14:00", "18:00", "22:00"], "label": "every 4 hours"},
+    "Q6H": {"times": ["00:00", "06:00", "12:00", "18:00"], "label": "every 6 hours"},
+    "Q8H": {"times": ["06:00", "14:00", "22:00"], "label": "every 8 hours"},
+    "Q12H": {"times": ["09:00", "21:00"], "label": "every 12 hours"},
+    "HS": {"times": ["21:00"], "label": "at bedtime"},
+    "AC": {"times": ["07:30", "11:30", "17:30"], "label": "before meals"},
+    "PC": {"times": ["08:30", "12:30", "18:30"], "label": "after meals"},
+    "STAT": {"times": [], "label": "immediately, once"},
+    "PRN": {"times": [], "label": "when required"},
+}
+
+
+def _administration_times() -> dict[str, dict[str, Any]]:
+    raw = os.environ.get("ADMINISTRATION_TIMES", "").strip()
+    if not raw:
+        return DEFAULT_ADMINISTRATION_TIMES
+    text = raw if raw.startswith("{") else Path(raw).read_text(encoding="utf-8")
+    table = json.loads(text)
+    for code, entry in table.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("times"), list) or "label" not in entry:
+            raise ValueError(f"ADMINISTRATION_TIMES[{code!r}] needs a list of times and a label")
+    return {str(k).upper(): v for k, v in table.items()}
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
@@ -138,6 +171,8 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "PRINT_LABEL_SIZE": os.environ.get("PRINT_LABEL_SIZE", "62mm 29mm"),
         "PRINT_PAGE_SIZE": os.environ.get("PRINT_PAGE_SIZE", "A4"),
         "PRINT_JOB_RETENTION_HOURS": _int("PRINT_JOB_RETENTION_HOURS", 24),
+        "ADMINISTRATION_TIMES": _administration_times(),
+        "PHARMACY_NAME": os.environ.get("PHARMACY_NAME", "Main Pharmacy"),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "infirmary-socketio"),
         # Rooms shared across web processes and workers through Redis pub/sub.
