@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import Flask, g, has_request_context
 from flask_babel import lazy_gettext as _l
@@ -41,15 +42,38 @@ def init_nav(app: Flask) -> None:
         # Templates also render outside requests (PDFs in jobs): no user, no navigation.
         if not has_request_context() or current_user is None or not current_user.is_authenticated:
             return {"nav_items": ()}
+        return {
+            "nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm)),
+            "bell": _bell(),
+        }
+
+
+class Bell:
+    """The header bell's figures, read from the database only when a template shows them: most
+    htmx answers are fragments without the header, and a search box answers on every keystroke."""
+
+    def __init__(self, user_id: int) -> None:
+        self._user_id = user_id
+
+    @cached_property
+    def _figures(self) -> tuple[int, int]:
         from app.domain.notifications import services as notifications
         from app.extensions import db
 
-        # Once per request: an htmx answer renders two templates (the fragment and the flashes).
-        if "nav_bell" not in g:
-            g.nav_bell = notifications.bell(db.session, current_user.id)
-        unread, latest_id = g.nav_bell
-        return {
-            "nav_items": tuple(i for i in NAV if current_user.has_perm(i.perm)),
-            "unread": unread,
-            "latest_id": latest_id,
-        }
+        return notifications.bell(db.session, self._user_id)
+
+    @property
+    def unread(self) -> int:
+        return self._figures[0]
+
+    @property
+    def latest_id(self) -> int:
+        return self._figures[1]
+
+
+def _bell() -> Bell:
+    # Once per request: an htmx answer renders two templates (the fragment and the flashes).
+    if "nav_bell" not in g:
+        g.nav_bell = Bell(current_user.id)
+    bell: Bell = g.nav_bell
+    return bell
