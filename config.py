@@ -173,6 +173,10 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "PRINT_JOB_RETENTION_HOURS": _int("PRINT_JOB_RETENTION_HOURS", 24),
         "ADMINISTRATION_TIMES": _administration_times(),
         "PHARMACY_NAME": os.environ.get("PHARMACY_NAME", "Main Pharmacy"),
+        # Dispensing labels: one label's stock (a 24-up A4 sheet is 70 x 37 mm a label).
+        "PHARMACY_LABEL_SIZE": os.environ.get("PHARMACY_LABEL_SIZE", "70mm 37mm"),
+        # The daily stock check warns of batches expiring within this many days.
+        "PHARMACY_EXPIRY_WARNING_DAYS": _int("PHARMACY_EXPIRY_WARNING_DAYS", 90),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "infirmary-socketio"),
         # Rooms shared across web processes and workers through Redis pub/sub.

@@ -18,6 +18,7 @@ from app.extensions import db
 users_cli = AppGroup("users", help="Manage staff accounts.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="Demo data for the embedded default.")
+pharmacy_cli = AppGroup("pharmacy", help="Pharmacy: the formulary.")
 
 INSTALLER = SystemActor("installer (flask users create-admin)")
 
@@ -78,6 +79,18 @@ def seed(patients: int) -> None:
         click.echo(f"  {role:<15} / {password:<8} {label}")
 
 
+
+
+@pharmacy_cli.command("import-formulary")
+@click.option("--path", "path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CSV with CODE,MIN,MODE,MAX,COMMENTS (default: the shared Synthea 2018 costs).")
+def import_formulary(path: str | None) -> None:
+    """Create or refresh formulary drugs from the reference medication price list (idempotent)."""
+    from app.domain.formulary import services as formulary
+
+    counts = formulary.import_formulary(db.session, SystemActor("flask pharmacy import-formulary"), path)
+    db.session.commit()
+    click.echo(f"Formulary: {counts.describe()}.")
 
 
 @click.command("serve")
@@ -187,5 +200,5 @@ def backup(target: str) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for command in (users_cli, audit_cli, demo_cli, serve, worker, scheduler, backup):
+    for command in (users_cli, audit_cli, demo_cli, pharmacy_cli, serve, worker, scheduler, backup):
         app.cli.add_command(command)

@@ -79,6 +79,9 @@ def seed(session: DbSession, patients_wanted: int = 200) -> SeedReport:
         _seed_admissions(session, created, report)
     _seed_scheduling(session)
     _seed_front_desk(session)
+    _seed_formulary(session)
+    _seed_prescriptions(session)
+    _seed_pharmacy_stock(session)  # after the formulary: it stocks the drugs already there
     return report
 
 
@@ -272,3 +275,139 @@ def _seed_scheduling(session: DbSession) -> None:
     christmas = date(today.year, 12, 25)
     sched.add_holiday(session, DEMO, day=christmas if christmas >= today else date(today.year + 1, 12, 25),
                       name="Christmas Day")
+
+
+# --- pharmacy stock (issue 5, inventory) ------------------------------------------------------
+
+DEMO_STOCK_REFERENCE = "DEMO-STOCK"
+# Substrings of common formulary names, most familiar first; the seed stocks what it finds.
+DEMO_STOCK_DRUGS = ("amoxicillin", "acetaminophen", "paracetamol", "ibuprofen", "metformin",
+                    "lisinopril", "amlodipine", "simvastatin", "omeprazole")
+
+
+def _seed_pharmacy_stock(session: DbSession) -> None:
+    """A few batches of common drugs in the main pharmacy (one expiring soon, one expired), some
+    stock on the Acute Medical Unit, reorder levels (one drug below its level) and, if the
+    formulary has one, a witnessed controlled drug. Does nothing without drugs, or twice."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from app.core import clock
+    from app.domain.dispensary import receiving, reorder, stock, transfers
+    from app.domain.dispensary.inventory_models import GoodsReceipt
+    from app.domain.formulary.models import Drug
+
+    if session.scalar(select(GoodsReceipt.id).where(
+            GoodsReceipt.delivery_reference.like(f"{DEMO_STOCK_REFERENCE}%")).limit(1)) is not None:
+        return
+    # The demo prescriptions' drugs first, so they can be dispensed.
+    prescribed = [row[0] for row in DEMO_PRESCRIPTIONS]
+    drugs: list[Drug] = list(session.scalars(select(Drug).where(
+        Drug.code.in_(prescribed), Drug.active.is_(True), Drug.controlled.is_(False))
+        .order_by(Drug.name)))
+    for word in DEMO_STOCK_DRUGS:
+        found = session.scalar(select(Drug).where(Drug.active.is_(True), Drug.controlled.is_(False),
+                                                  func.lower(Drug.name).like(f"%{word}%"))
+                               .order_by(Drug.name).limit(1))
+        if found is not None and found not in drugs:
+            drugs.append(found)
+    if len(drugs) < 4:
+        drugs += [d for d in session.scalars(select(Drug).where(
+            Drug.active.is_(True), Drug.controlled.is_(False)).order_by(Drug.name).limit(8))
+            if d not in drugs]
+    drugs = drugs[:6]
+    if not drugs:
+        return
+    pharmacist = session.scalar(select(User).where(User.username == "pharmacist"))
+    witness = session.scalar(select(User).where(User.username == "charge_nurse"))
+    today = stock.today()
+    main = stock.main_location(session)
+
+    def line(drug: Drug, number: str, days: int, quantity: int) -> receiving.ReceiptLine:
+        return receiving.ReceiptLine(drug_id=drug.id, batch_number=number,
+                                     expiry=today + timedelta(days=days), quantity=quantity,
+                                     unit_cost=drug.unit_cost or Decimal("0.10"))
+
+    # Received last spring; it has expired since and still sits on the shelf.
+    with clock.freeze(clock.now() - timedelta(days=240)):
+        receiving.receive_goods(session, DEMO, supplier="Demo Wholesale",
+                                delivery_reference=f"{DEMO_STOCK_REFERENCE}-0",
+                                lines=[line(drugs[0], "DEMO-EXP1", -10, 40)])
+    lines = [line(drugs[0], "DEMO-A1", 45, 120), line(drugs[0], "DEMO-A2", 400, 500)]
+    lines += [line(d, f"DEMO-{n + 2}", 200 + 60 * n, 300 + 50 * n) for n, d in enumerate(drugs[1:])]
+    receiving.receive_goods(session, DEMO, supplier="Demo Wholesale",
+                            delivery_reference=f"{DEMO_STOCK_REFERENCE}-1", lines=lines)
+    amu = session.scalar(select(Ward).where(Ward.code == "AMU"))
+    if amu is not None:
+        for d in drugs[:3]:
+            transfers.transfer_to_ward(session, DEMO, drug_id=d.id, ward_id=amu.id, quantity=30)
+    levels = [(drugs[0], 700, 500)] + [(d, 100, 400) for d in drugs[1:3]]
+    if len(drugs) > 3:
+        levels.append((drugs[3], 1000, 600))  # below its level: the morning check reports it
+    for d, minimum, order in levels:
+        reorder.set_reorder_level(session, DEMO, d.id, main.id, minimum, order)
+
+    controlled = session.scalar(select(Drug).where(Drug.active.is_(True), Drug.controlled.is_(True))
+                                .order_by(Drug.code.in_(prescribed).desc(), Drug.name).limit(1))
+    if controlled is not None and pharmacist is not None and witness is not None:
+        receiving.receive_goods(session, pharmacist, supplier="Demo CD Wholesale",
+                                delivery_reference=f"{DEMO_STOCK_REFERENCE}-CD",
+                                lines=[line(controlled, "DEMO-CD1", 300, 50)], witness=witness)
+        if amu is not None:
+            transfers.transfer_to_ward(session, pharmacist, drug_id=controlled.id, ward_id=amu.id,
+                                       quantity=10, witness=witness)
+    session.flush()
+
+
+def _seed_formulary(session: DbSession) -> None:
+    """The formulary from the shared reference price list (idempotent: a re-run changes nothing)."""
+    from app.domain.formulary import services as formulary
+
+    if formulary.default_seed_path().exists():
+        formulary.import_formulary(session, DEMO)
+
+
+# (RxNorm code, dose, frequency, days, inpatient?, priority, verified?, PRN)
+DEMO_PRESCRIPTIONS = (
+    ("308192", "500", "TID", 7, True, "routine", True, False),  # amoxicillin
+    ("313782", "650", "PRN", 5, True, "routine", False, True),  # paracetamol when required
+    ("1049683", "5", "Q6H", 3, True, "urgent", False, False),  # oxycodone (controlled), urgent
+    ("312961", "20", "HS", 28, False, "routine", False, False),  # simvastatin
+    ("310965", "400", "TID", 5, False, "routine", True, False),  # ibuprofen
+)
+
+
+def _seed_prescriptions(session: DbSession) -> None:
+    """A few prescriptions by the demo doctor for patients without recorded allergies: two
+    verified by the demo pharmacist, the rest waiting (one urgent). Does nothing twice."""
+    from app.domain.admissions.models import Encounter
+    from app.domain.formulary.models import Drug
+    from app.domain.prescribing import services as prescribing
+    from app.domain.prescribing import verification
+    from app.domain.prescribing.models import Prescription
+
+    if session.scalar(select(Prescription.id).limit(1)) is not None:
+        return
+    doctor = session.scalar(select(User).where(User.username == "doctor"))
+    pharmacist = session.scalar(select(User).where(User.username == "pharmacist"))
+    if doctor is None or pharmacist is None:
+        return
+    admitted = set(session.scalars(select(Encounter.patient_id).where(Encounter.status == "in-progress")))
+    candidates = [p for p in session.scalars(select(Patient).where(Patient.status == "active").order_by(Patient.id))
+                  if not p.active_allergies]
+    inpatients = [p for p in candidates if p.id in admitted]
+    outpatients = [p for p in candidates if p.id not in admitted]
+    for i, (code, dose, frequency, days, inpatient, priority, verified, prn) in enumerate(DEMO_PRESCRIPTIONS):
+        drug = session.scalar(select(Drug).where(Drug.code == code))
+        pool = inpatients if inpatient else outpatients
+        if drug is None or not pool:
+            continue
+        patient = pool[(i // 2) % len(pool)]
+        order = prescribing.Order(
+            drug_id=drug.id, dose=dose, dose_unit=drug.dose_unit, frequency=frequency, duration_days=days,
+            priority=priority, prn=prn, prn_min_interval_minutes=240 if prn else None,
+            prn_max_daily_doses=4 if prn else None, indication="Demo")
+        rx = prescribing.prescribe(session, doctor, patient.id, order, prescribing.Overrides(
+            {"allergy": "Demo data", "duplicate": "Demo data", "max_dose": "Demo data"}))
+        if verified:
+            verification.verify(session, pharmacist, rx.id, rx.version)

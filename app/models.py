@@ -4,6 +4,17 @@ from app.core.audit import AuditEvent  # noqa: F401
 from app.core.identifiers import IdentifierCounter  # noqa: F401
 from app.core.jobs import DueJob, PeriodicJobState  # noqa: F401
 from app.domain.admissions.models import Encounter  # noqa: F401
+from app.domain.dispensary.inventory_models import (  # noqa: F401
+    ControlledDrugCheck,
+    GoodsReceipt,
+    GoodsReceiptLine,
+    ReorderLevel,
+    StockAlertRun,
+    StockCount,
+    StockCountLine,
+    StockTransfer,
+    StockTransferLine,
+)
 from app.domain.dispensary.models import (  # noqa: F401
     ControlledDrugEntry,
     Dispensing,

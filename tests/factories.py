@@ -96,3 +96,77 @@ def batch(session: Any, d: Any, quantity: int = 100, expiry: date | None = None,
     if quantity:
         ledger.post(session, SYSTEM, b.id, quantity, "receipt", reference="test")
     return b
+
+
+def verified_prescription(session: Any, p: Any, d: Any, **kw: Any) -> Any:
+    """An active prescription a pharmacist has verified, written straight to the table (the
+    prescribing service's checks are tested on their own). `prescriber` may be passed."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from app.core import clock
+    from app.core.identifiers import next_value, with_luhn
+    from app.domain.identity import services as identity
+    from app.domain.prescribing.models import Prescription
+
+    prescriber = kw.pop("prescriber", None)
+    if prescriber is None and "prescriber_id" not in kw:
+        n = next(_seq)
+        prescriber, _ = identity.create_user(session, SYSTEM, username=f"rxdoc{n}",
+                                             full_name=f"Doctor {n}", roles=["doctor"],
+                                             ward_ids=[], password="correct horse battery")
+    now = clock.now()
+    values: dict[str, Any] = dict(
+        number=with_luhn(next_value(session, "prescription", start=1000000)),
+        patient_id=p.id, setting="outpatient", drug_id=d.id, dose=Decimal("500"),
+        dose_unit=d.dose_unit, route=d.route, frequency="TID", start_at=now - timedelta(hours=1),
+        duration_days=7, quantity=21, priority="routine", status="active",
+        verification="verified", verified_at=now,
+    )
+    if prescriber is not None:
+        values["prescriber_id"] = prescriber.id
+    values.update(kw)
+    rx = Prescription(**values)
+    session.add(rx)
+    session.flush()
+    return rx
+
+
+def dispensed(session: Any, prescription: Any, lines: list[tuple[Any, int]] | None = None,
+              by: Any = None, **kw: Any) -> Any:
+    """A Dispensing of `prescription` written straight to the tables: one line per (batch,
+    quantity) in `lines` (default: the prescription's quantity from one new batch), each taken
+    through the ledger so stock stays right. `by` is the pharmacist (default: a new one)."""
+    from app.core.identifiers import next_value, with_luhn
+    from app.domain.dispensary import ledger
+    from app.domain.dispensary.models import Dispensing, DispensingLine
+    from app.domain.formulary.models import Drug
+    from app.domain.identity import services as identity
+
+    d = session.get(Drug, prescription.drug_id)
+    if lines is None:
+        lines = [(batch(session, d, quantity=max(100, prescription.quantity or 0)),
+                  prescription.quantity or 1)]
+    if by is None:
+        n = next(_seq)
+        by, _ = identity.create_user(session, SYSTEM, username=f"rxpharm{n}",
+                                     full_name=f"Pharmacist {n}", roles=["pharmacist"],
+                                     ward_ids=[], password="correct horse battery")
+    total = sum(q for _, q in lines)
+    values: dict[str, Any] = dict(
+        number=with_luhn(next_value(session, "dispensing", start=5000000)),
+        prescription_id=prescription.id, patient_id=prescription.patient_id, drug_id=d.id,
+        location_id=lines[0][0].location_id, quantity_requested=total, quantity=total,
+        dispensed_by_id=by.id,
+    )
+    values.update(kw)
+    dispensing = Dispensing(**values)
+    session.add(dispensing)
+    session.flush()
+    for b, q in lines:
+        ledger.post(session, SYSTEM, b.id, -q, "dispense", dispensing_id=dispensing.id,
+                    patient_id=prescription.patient_id)
+        session.add(DispensingLine(dispensing_id=dispensing.id, batch_id=b.id, quantity=q))
+    session.flush()
+    session.refresh(dispensing)
+    return dispensing

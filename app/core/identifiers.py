@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String, select
+from sqlalchemy import BigInteger, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 from stdnum import luhn
 
@@ -17,18 +17,21 @@ class IdentifierCounter(Base):
 
 
 def next_value(session: DbSession, name: str, start: int = 1) -> int:
-    """Take the next value of counter `name`. The row lock (PostgreSQL) or the write lock
-    (SQLite, BEGIN IMMEDIATE) makes concurrent callers queue; a rollback returns the value."""
-    row = session.scalar(
-        select(IdentifierCounter).where(IdentifierCounter.name == name).with_for_update()
-    )
-    if row is None:
-        row = IdentifierCounter(name=name, next_value=start)
-        session.add(row)
-    value = row.next_value
-    row.next_value = value + 1
+    """Take the next value of counter `name`. The UPDATE's row lock (PostgreSQL) or the write
+    lock (SQLite, BEGIN IMMEDIATE) makes concurrent callers queue; a rollback returns the value.
+    One statement, because every dispensing and registration takes a number."""
+    taken = session.execute(
+        update(IdentifierCounter)
+        .where(IdentifierCounter.name == name)
+        .values(next_value=IdentifierCounter.next_value + 1)
+        .returning(IdentifierCounter.next_value)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if taken is not None:
+        return int(taken) - 1
+    session.add(IdentifierCounter(name=name, next_value=start + 1))
     session.flush()
-    return value
+    return start
 
 
 def with_luhn(number: int | str) -> str:

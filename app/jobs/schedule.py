@@ -42,6 +42,12 @@ PERIODIC: tuple[Periodic, ...] = (
              description="Check yesterday's registrations and edits for likely duplicate records"),
     Periodic("mark-no-shows", "app.jobs.frontdesk.mark_no_shows", every=timedelta(minutes=5),
              description="Mark appointments not checked in NO_SHOW_AFTER_MINUTES after their start"),
+    Periodic("complete-prescriptions", "app.jobs.prescribing.complete_finished_prescriptions",
+             every=timedelta(minutes=15),
+             description="Mark prescriptions whose course has ended as completed"),
+    Periodic("pharmacy-stock-check", "app.jobs.pharmacy.check_stock", daily_at=time(6, 0),
+             description="Tell the pharmacy of drugs below their reorder level and batches "
+                         "expiring within PHARMACY_EXPIRY_WARNING_DAYS (once a day)"),
 )
 
 BY_NAME = {p.name: p for p in PERIODIC}

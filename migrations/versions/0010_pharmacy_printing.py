@@ -1,4 +1,8 @@
-"""pharmacy printing (helper B)
+"""pharmacy printing: no schema change
+
+Dispensing labels count their prints in dispensing.label_prints (0008). Prescription prints are
+counted from the audit trail (print.prescription rows), so a verified prescription's row is never
+written to for a print.
 
 Revision ID: 0010_pharmacy_printing
 Revises: 0009_prescribing

@@ -15,9 +15,16 @@ branch_labels = None
 depends_on = None
 
 
+# Dispensing numbers start at 5000000 (then a Luhn check digit). The counter row exists from
+# the start so the first two dispensings at the same moment queue on its row lock instead of
+# both inserting it.
+_counter = sa.table('identifier_counter', sa.column('name', sa.String),
+                    sa.column('next_value', sa.BigInteger))
+
+
 def upgrade():
-    pass
+    op.bulk_insert(_counter, [{'name': 'dispensing', 'next_value': 5000000}])
 
 
 def downgrade():
-    pass
+    op.execute(_counter.delete().where(_counter.c.name == 'dispensing'))

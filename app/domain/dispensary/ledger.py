@@ -10,6 +10,7 @@ balance of that drug in that location (the drug row is locked so concurrent entr
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.db import DbSession
 from app.core.errors import DomainError
@@ -84,7 +85,8 @@ def post(
         raise StockShort(
             f"Batch {batch.batch_number} holds {batch.quantity} {drug.stock_unit}; "
             f"{-quantity} needed.", field=field)
-    session.refresh(batch, ["quantity"])
+    # The UPDATE returned the new quantity: tell the loaded batch without another round trip.
+    set_committed_value(batch, "quantity", balance)
 
     movement = StockMovement(
         batch_id=batch.id, drug_id=batch.drug_id, location_id=batch.location_id, kind=kind,
