@@ -131,13 +131,12 @@ def supplied_net(session: DbSession, prescription_id: int) -> int:
 
 
 def suggested_quantity(session: DbSession, rx: Prescription) -> int:
-    """What the form proposes: the rest of an outpatient quantity (all of it again once it was
-    supplied in full), else dose x frequency x duration in the drug's stock units."""
+    """What the form proposes: the rest of an outpatient quantity, else dose x frequency x
+    duration in the drug's stock units."""
     drug = session.get(Drug, rx.drug_id)
     assert drug is not None
-    if rx.quantity:
-        rest = rx.quantity - supplied_net(session, rx.id)
-        return rest if rest > 0 else rx.quantity
+    if rx.setting == "outpatient" and rx.quantity:
+        return max(rx.quantity - supplied_net(session, rx.id), 0)
     table = current_app.config["ADMINISTRATION_TIMES"]
     try:
         per_day = rules.doses_per_day(rx.frequency, table, rx.prn_max_daily_doses)
@@ -276,6 +275,15 @@ def dispense(
         raise DomainError(f"Enter at most {MAX_QUANTITY}.", field="quantity")
     location_id = _location_id(session, location_id)
     drug = rx.drug
+    if rx.setting == "outpatient" and rx.quantity:
+        # An outpatient prescription names the whole supply: never more than the prescriber wrote.
+        rest = rx.quantity - supplied_net(session, rx.id)
+        if rest <= 0:
+            raise Conflict(f"Prescription {rx.number} has been supplied in full ({rx.quantity} "
+                           f"{drug.stock_unit}).")
+        if quantity > rest:
+            raise DomainError(f"Prescription {rx.number} allows {rest} more {drug.stock_unit} "
+                              f"({rx.quantity} prescribed); {quantity} asked.", field="quantity")
     if drug.controlled and witness is None:
         raise DomainError(f"{drug.name} is a controlled drug: a second person must witness.",
                           field="witness")

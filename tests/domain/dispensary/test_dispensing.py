@@ -254,3 +254,22 @@ def test_the_pick_preview_matches_what_is_dispensed(db_session, pharmacist) -> N
     assert [(line.batch.batch_number, line.quantity) for line in plan.lines] == [("FIRST", 10), ("SECOND", 2)]
     result = dispense(db_session, pharmacist, rx.id, 12)
     assert [(line.batch_id, line.quantity) for line in result.lines] == [(line.batch.id, line.quantity) for line in plan.lines]
+
+
+def test_an_outpatient_supply_never_exceeds_what_the_prescriber_wrote(db_session, pharmacist) -> None:
+    d = factories.drug(db_session)
+    factories.batch(db_session, d, 100)
+    rx = factories.verified_prescription(db_session, factories.patient(db_session), d, quantity=21)
+
+    dispense(db_session, pharmacist, rx.id, 14)
+    assert suggested_quantity(db_session, rx) == 7
+    before = movements(db_session)
+    with pytest.raises(DomainError, match="allows 7 more") as refused:
+        dispense(db_session, pharmacist, rx.id, 8)
+    assert refused.value.field == "quantity"
+    assert movements(db_session) == before
+
+    dispense(db_session, pharmacist, rx.id, 7)
+    with pytest.raises(Conflict, match="supplied in full"):
+        dispense(db_session, pharmacist, rx.id, 1)
+    assert ledger.on_hand(db_session, d.id) == 79
