@@ -20,6 +20,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     from app.extensions import babel, csrf, db, htmx, limiter, login, migrate, socketio
 
     web.configure_logging(app)
+    app.url_map.converters["int"] = web.IdConverter
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

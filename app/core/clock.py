@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["UTC", "age_on", "freeze", "now", "to_local", "to_utc", "today_local"]
+__all__ = ["UTC", "age_on", "freeze", "hospital_timezone", "hospital_today", "now", "to_local",
+           "to_utc", "today_local"]
 
 _frozen: datetime | None = None
 
@@ -26,6 +27,18 @@ def to_local(value: datetime, tz: str) -> datetime:
 
 def today_local(tz: str) -> date:
     return to_local(now(), tz).date()
+
+
+def hospital_timezone() -> str:
+    """The hospital's time zone from the running app's configuration."""
+    from flask import current_app
+
+    return str(current_app.config["HOSPITAL_TIMEZONE"])
+
+
+def hospital_today() -> date:
+    """Today's date on the hospital's wall calendar (expiry days, clinic days, "today" lists)."""
+    return today_local(hospital_timezone())
 
 
 def age_on(birth_date: date, on: date) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, String, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Mapped, mapped_column
 from stdnum import luhn
 
@@ -29,9 +30,15 @@ def next_value(session: DbSession, name: str, start: int = 1) -> int:
     ).scalar_one_or_none()
     if taken is not None:
         return int(taken) - 1
-    session.add(IdentifierCounter(name=name, next_value=start + 1))
-    session.flush()
-    return start
+    # First use of this counter. Two first callers may race to create it: the loser's insert
+    # does nothing (PostgreSQL) and it takes the next value from the winner's row.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(pg_insert(IdentifierCounter).values(name=name, next_value=start)
+                        .on_conflict_do_nothing())
+    else:  # SQLite: BEGIN IMMEDIATE already serialises writers
+        session.add(IdentifierCounter(name=name, next_value=start))
+        session.flush()
+    return next_value(session, name, start)
 
 
 def with_luhn(number: int | str) -> str:

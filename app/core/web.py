@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
@@ -31,6 +32,21 @@ ID_MAX_DIGITS = 9
 # the code may step a few days or weeks either way without passing date.min/date.max.
 DAY_MIN = date(1900, 1, 1)
 DAY_MAX = date(2199, 12, 31)
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: an id of more digits than any row has is "not found" (404),
+    not an integer the database driver cannot bind (a 500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 10**ID_MAX_DIGITS - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def parse_version(value: object) -> int | None:
+    """The optimistic-lock version a form sent back, or None when it is missing or junk (the
+    caller answers 409: the form is not one we rendered)."""
+    return parse_id(value)
 
 
 def parse_id(value: object) -> int | None:
