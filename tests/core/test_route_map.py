@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from app.core.security import PERM_ATTR, PUBLIC_ATTR, ROLES, Perm
 
@@ -18,7 +18,7 @@ def _routes(app: Flask) -> list[Rule]:
 
 
 def _url(rule: Rule) -> str:
-    values = {arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x"
+    values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
               for arg in rule.arguments}
     path = rule.build(values, append_unknown=False)
     assert path is not None
