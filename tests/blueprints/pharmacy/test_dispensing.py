@@ -98,7 +98,7 @@ def test_a_wrong_pack_is_refused_beside_the_scan_box_and_nothing_is_written(clie
 
 
 def test_short_stock_is_refused_beside_the_quantity_unless_partial(client, db_session, login_as) -> None:
-    _d, soon, _late, rx = stock(db_session)
+    _d, soon, _late, rx = stock(db_session, quantity=200)
     login_as("pharmacist")
     form = {"quantity": "150", "location_id": soon.location_id, "supplies": "0"}
     response = client.post_form(url(rx), form, htmx=True)

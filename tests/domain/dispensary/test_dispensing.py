@@ -171,7 +171,7 @@ def scan_setup(db_session: Any) -> tuple[Any, Any, Any, Any]:
     d = factories.drug(db_session)
     first = factories.batch(db_session, d, 10, expiry=today() + timedelta(days=30), batch_number="FIRST")
     second = factories.batch(db_session, d, 50, expiry=today() + timedelta(days=200), batch_number="SECOND")
-    rx = factories.verified_prescription(db_session, factories.patient(db_session), d)
+    rx = factories.verified_prescription(db_session, factories.patient(db_session), d, quantity=60)
     return d, first, second, rx
 
 
