@@ -63,6 +63,21 @@ def parse_id(value: object) -> int | None:
     return None
 
 
+def coerce_id(value: object) -> int:
+    """SelectField coerce: an id, ValueError (a field error) for anything else."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValueError(value)
+    return parsed
+
+
+def optional_id(value: object) -> int | None:
+    """SelectField coerce: an id, None for the empty choice ("", "0"), ValueError for junk."""
+    if value in (None, "", "0", 0):
+        return None
+    return coerce_id(value)
+
+
 def parse_day(value: object) -> date | None:
     """An ISO date (YYYY-MM-DD) between DAY_MIN and DAY_MAX, or None when it is not one."""
     if isinstance(value, date):

@@ -4,6 +4,7 @@ as a keyboard would send it), and the dispensing label downloads as a PDF with t
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -76,7 +77,9 @@ def test_prescribe_verify_dispense_by_scan_and_download_the_label(page: Page, li
     expect(page.locator("#flashes")).to_contain_text(f"Verified No. {number}")
 
     page.goto(f"{live_server}/pharmacy/dispensing")
-    row = page.locator("#dispense-waiting tr", has_text=number)
+    # By the number's own cell: an MRN may read like a prescription number.
+    row = page.locator("#dispense-waiting tr").filter(
+        has=page.locator("td.font-monospace", has_text=re.compile(rf"^\s*{number}\s*$")))
     row.locator("a", has_text="Dispense").click()
     expect(page.locator("#dispense-picks")).to_contain_text(batch_number)
     # A wrong pack is refused beside the scan box, and nothing is dispensed.

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.pharmacy import bp
-from app.blueprints.pharmacy.inventory import place_error, witness_from
 from app.blueprints.pharmacy.inventory_forms import RegisterCheckForm
+from app.blueprints.pharmacy.witness import place_error, witness_from
 from app.core.errors import DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require

@@ -11,22 +11,21 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.blueprints.pharmacy import bp
+from app.blueprints.pharmacy.witness import WitnessMixin, place_error, witness_from
 from app.core import clock
 from app.core.errors import Conflict, DomainError
 from app.core.htmx import invalid, redirect_to, render
-from app.core.security import Perm, authorize, require
-from app.core.web import parse_id
+from app.core.security import Perm, require
+from app.core.web import coerce_id, parse_id
 from app.domain.dispensary import dispensing as service
+from app.domain.dispensary import stock
 from app.domain.dispensary.models import Dispensing, StockLocation
-from app.domain.identity import services as identity
 from app.domain.identity.models import User
-from app.domain.patients.models import Patient
 from app.domain.prescribing.models import Prescription
 from app.extensions import db
 
@@ -36,69 +35,41 @@ SHOW = "pharmacy/dispense_show.html"
 RETURN_FORM = "pharmacy/_dispense_return_form.html"
 
 
-def _id_choice(value: object) -> int:
-    parsed = parse_id(value)
-    if parsed is None:
-        raise ValueError(value)
-    return parsed
-
-
-class WitnessFields:
-    witness_username = StringField(_l("Witness username"), validators=[Optional(), Length(max=80)])
-    witness_password = PasswordField(_l("Witness password"), validators=[Optional(), Length(max=200)])
-
-
-class DispenseForm(WitnessFields, FlaskForm):
+class DispenseForm(WitnessMixin, FlaskForm):
     scan = StringField(_l("Scan the pack"), validators=[Optional(), Length(max=200)])
     quantity = IntegerField(_l("Quantity to supply"), validators=[
         InputRequired(_l("Enter the quantity to supply.")),
         NumberRange(min=1, max=service.MAX_QUANTITY, message=_l("Enter a whole number from 1 to %(max)s."))])
-    location_id = SelectField(_l("Take from"), coerce=_id_choice, choices=[], validate_choice=False)
+    location_id = SelectField(_l("Take from"), coerce=coerce_id, choices=[], validate_choice=False)
     allow_partial = BooleanField(_l("Supply what is in stock if it is short (partial supply)"))
     supplies = HiddenField()
 
 
-class ReturnForm(WitnessFields, FlaskForm):
+class ReturnForm(WitnessMixin, FlaskForm):
     quantity = IntegerField(_l("Quantity coming back"), validators=[
         InputRequired(_l("Enter how much came back.")),
         NumberRange(min=1, max=service.MAX_QUANTITY, message=_l("Enter a whole number from 1 to %(max)s."))])
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why it came back.")), Length(max=200)])
 
 
-def _tz() -> str:
-    return str(current_app.config["HOSPITAL_TIMEZONE"])
-
-
-def _locations() -> list[StockLocation]:
-    return list(db.session.scalars(select(StockLocation).order_by(StockLocation.kind != "pharmacy",
-                                                                  StockLocation.name)))
-
-
 def _prescription(prescription_id: int) -> Prescription:
-    rx = db.session.get(Prescription, prescription_id)
-    if rx is None:
-        from flask import abort
-
-        abort(404)
-    patient = db.session.get(Patient, rx.patient_id)
-    authorize(current_user, Perm.DISPENSE, patient)
-    return rx
+    return service.get_prescription(db.session, current_user, prescription_id)
 
 
 def _dispense_form(rx: Prescription, formdata: Any = None) -> DispenseForm:
     form = DispenseForm(formdata=formdata) if formdata is not None else DispenseForm(formdata=None)
-    form.location_id.choices = [SelectChoice(loc.id, loc.name) for loc in _locations()]
+    form.location_id.choices = [SelectChoice(loc.id, loc.name) for loc in stock.locations(db.session)]
     if formdata is None:
         form.quantity.data = service.suggested_quantity(db.session, rx)
-        form.location_id.data = service.main_location(db.session).id
+        form.location_id.data = stock.main_location_id(db.session)
         form.supplies.data = str(service.supply_count(db.session, rx.id))
     return form
 
 
 def _dispense_context(rx: Prescription, form: DispenseForm) -> dict[str, Any]:
-    location_id = form.location_id.data or service.main_location(db.session).id
+    location_id = form.location_id.data or stock.main_location_id(db.session)
     quantity = form.quantity.data if isinstance(form.quantity.data, int) and form.quantity.data > 0 else 0
-    plan = service.plan_picks(db.session, rx.drug_id, location_id, min(quantity, service.MAX_QUANTITY))
+    plan = stock.plan_picks(db.session, rx.drug_id, location_id, min(quantity, service.MAX_QUANTITY))
     try:
         service.check_dispensable(rx)
         blocked = None
@@ -107,29 +78,10 @@ def _dispense_context(rx: Prescription, form: DispenseForm) -> dict[str, Any]:
     return {
         "rx": rx, "patient": rx.patient, "drug": rx.drug, "form": form, "plan": plan,
         "blocked": blocked,
-        "today": clock.today_local(_tz()), "tz": _tz(),
+        "today": clock.hospital_today(), "tz": clock.hospital_timezone(),
         "frequency_label": current_app.config["ADMINISTRATION_TIMES"].get(rx.frequency, {}).get("label", rx.frequency),
         "previous": service.dispensings_for(db.session, rx.id),
     }
-
-
-def _witness(form: WitnessFields, needed: bool) -> User | None:
-    """The second person's sign-off for a controlled drug, checked by their own password."""
-    if not needed:
-        return None
-    return identity.verify_witness(db.session, current_user, form.witness_username.data or "",
-                                   form.witness_password.data or "", request.remote_addr or "-")
-
-
-def _place_error(form: FlaskForm, exc: DomainError) -> None:
-    name = {"witness": "witness_username"}.get(exc.field or "", exc.field or "")
-    target = getattr(form, name, None) if name else None
-    errors = target.errors if target is not None and hasattr(target, "errors") else form.form_errors
-    if isinstance(errors, tuple):  # WTForms keeps errors a tuple until validation ran
-        errors = list(errors)
-        if target is not None:
-            target.errors = errors
-    errors.append(exc.message)
 
 
 @bp.route("/dispensing/")
@@ -139,7 +91,7 @@ def dispensing_worklist() -> Response:
     return render("pharmacy/dispense_worklist.html", None,
                   waiting=service.awaiting_supply(db.session, current_user),
                   recent=service.recent_dispensings(db.session, current_user),
-                  tz=_tz(), now=clock.now())
+                  tz=clock.hospital_timezone(), now=clock.now())
 
 
 @bp.route("/dispensing/prescriptions/<int:prescription_id>", methods=["GET", "POST"])
@@ -154,7 +106,7 @@ def dispense_prescription(prescription_id: int) -> Response:
     status = 422
     if form.validate_on_submit():
         try:
-            witness = _witness(form, rx.drug.controlled)
+            witness = witness_from(form, needed=rx.drug.controlled)
             result = service.dispense(
                 db.session, current_user, rx.id, form.quantity.data or 0,
                 location_id=form.location_id.data, scan=form.scan.data or None,
@@ -164,7 +116,7 @@ def dispense_prescription(prescription_id: int) -> Response:
             if exc.status_code in (403, 404):
                 raise
             db.session.rollback()
-            _place_error(form, exc)
+            place_error(form, exc, conflicts=True)
             status = 409 if isinstance(exc, Conflict) else 422
         else:
             db.session.commit()
@@ -196,7 +148,7 @@ def _show_context(d: Dispensing, form: ReturnForm | None = None) -> dict[str, An
         "d": d, "rx": rx, "patient": rx.patient, "drug": d.drug,
         "location": db.session.get(StockLocation, d.location_id),
         "dispensed_by": db.session.get(User, d.dispensed_by_id),
-        "form": form or ReturnForm(formdata=None), "today": clock.today_local(_tz()), "tz": _tz(),
+        "form": form or ReturnForm(formdata=None), "today": clock.hospital_today(), "tz": clock.hospital_timezone(),
         "label_links": "pharmacy.print_dispensing_label" in views,
         "sheet_links": "pharmacy.print_label_sheet" in views,
     }
@@ -218,14 +170,14 @@ def return_dispensing(dispensing_id: int) -> Response:
     form = ReturnForm(request.form)
     if form.validate_on_submit():
         try:
-            witness = _witness(form, d.drug.controlled)
+            witness = witness_from(form, needed=d.drug.controlled)
             service.return_to_stock(db.session, current_user, d.id, form.quantity.data,
                                     reason=form.reason.data or "", witness=witness)
         except DomainError as exc:
             if exc.status_code in (403, 404):
                 raise
             db.session.rollback()
-            _place_error(form, exc)
+            place_error(form, exc, conflicts=True)
         else:
             db.session.commit()
             flash(_("%(quantity)d %(unit)s back in stock from %(number)s.", quantity=form.quantity.data,

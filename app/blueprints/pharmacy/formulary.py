@@ -17,9 +17,12 @@ from app.blueprints.pharmacy import bp
 from app.core.errors import Conflict, DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, can, require
+from app.core.web import parse_version
 from app.domain.formulary import services as formulary
 from app.domain.formulary.models import Drug
 from app.extensions import db
+
+OUT_OF_DATE = "This form is out of date: reload the page and try again."
 
 
 class DrugForm(FlaskForm):
@@ -78,7 +81,10 @@ def edit_drug(drug_id: int) -> Response:
     status = 422
     if form.validate_on_submit():
         try:
-            formulary.update_drug(db.session, current_user, drug.id, int(form.version.data or 0), formulary.DrugEdit(
+            version = parse_version(form.version.data)
+            if version is None:  # not a form we rendered
+                raise Conflict(OUT_OF_DATE)
+            formulary.update_drug(db.session, current_user, drug.id, version, formulary.DrugEdit(
                 drug_class=form.drug_class.data, controlled=bool(form.controlled.data),
                 pack_gtin=form.pack_gtin.data, pack_size=form.pack_size.data,
                 default_dose=form.default_dose.data, default_frequency=form.default_frequency.data or None,

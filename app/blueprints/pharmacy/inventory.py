@@ -8,7 +8,6 @@ from typing import Any
 from flask import Response, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -21,70 +20,31 @@ from app.blueprints.pharmacy.inventory_forms import (
     ReorderForm,
     TransferForm,
 )
+
+# place_error and witness_from are imported from here by the controlled-drug pages too.
+from app.blueprints.pharmacy.witness import place_error, witness_from
 from app.core.errors import DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
 from app.core.web import parse_id
 from app.domain.dispensary import adjustments, counts, receiving, reorder, stock, transfers
 from app.domain.dispensary.inventory_models import COUNT_OPEN, StockCount
-from app.domain.dispensary.models import StockBatch, StockMovement
+from app.domain.dispensary.models import StockBatch
 from app.domain.dispensary.receiving import ReceiptLine
 from app.domain.facilities.models import Ward
 from app.domain.formulary.models import Drug
-from app.domain.identity import services as identity
-from app.domain.identity.models import User
 from app.extensions import db
-
-# --- shared helpers (the controlled-drug pages use them too) -----------------------------------
-
-def place_error(form: FlaskForm, exc: DomainError) -> None:
-    """Show a domain refusal beside its field: "witness", "lines-2-expiry", or a plain name."""
-    if exc.status_code != 422:
-        raise exc
-    name = exc.field or ""
-    target: Any = None
-    if name == "witness":
-        target = getattr(form, "witness_username", None)
-    elif name.startswith("lines-"):
-        _, index, sub = name.split("-", 2)
-        lines = getattr(form, "lines", None)
-        if lines is not None and index.isdigit() and int(index) < len(lines.entries):
-            target = getattr(lines.entries[int(index)].form, sub, None)
-    elif name:
-        target = getattr(form, name, None)
-    if target is not None and hasattr(target, "errors"):
-        target.errors = [*list(target.errors), exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
-def witness_from(form: Any) -> User | None:
-    """The witness who typed their credentials into the form, or None when nobody did."""
-    username = (form.witness_username.data or "").strip()
-    password = form.witness_password.data or ""
-    if not username and not password:
-        return None
-    return identity.verify_witness(db.session, current_user, username, password,
-                                   request.remote_addr or "-")
 
 
 def _drug_choices(only_with_main_stock: bool = False) -> list[SelectChoice]:
-    query = select(Drug.id, Drug.name).where(Drug.active.is_(True)).order_by(Drug.name)
-    if only_with_main_stock:
-        main = stock.main_location(db.session)
-        query = query.where(Drug.id.in_(select(StockBatch.drug_id).where(
-            StockBatch.location_id == main.id, StockBatch.quantity > 0,
-            StockBatch.expiry >= stock.today())))
-    return [SelectChoice(0, _("Choose…"))] + [SelectChoice(i, n) for i, n in db.session.execute(query)]
+    return [SelectChoice(0, _("Choose…"))] + [
+        SelectChoice(i, n) for i, n in stock.drug_choices(db.session, current_user,
+                                                          with_main_stock=only_with_main_stock)]
 
 
 def _location_choices() -> list[SelectChoice]:
     return [SelectChoice(0, _("Choose…"))] + [
         SelectChoice(loc.id, loc.name) for loc in stock.locations(db.session)]
-
-
-def _tz() -> str:
-    return str(current_app.config["HOSPITAL_TIMEZONE"])
 
 
 # --- overview, batches, expiry ---------------------------------------------------------------
@@ -111,9 +71,7 @@ def stock_drug(drug_id: int) -> Response:
 
 
 def _drug_page(drug: Drug, form: ReorderForm, status: int = 200) -> Response:
-    batches = list(db.session.scalars(
-        select(StockBatch).where(StockBatch.drug_id == drug.id)
-        .order_by(StockBatch.location_id, StockBatch.expiry, StockBatch.id)))
+    batches = stock.drug_batches(db.session, current_user, drug.id)
     levels = {loc.id: reorder.level_for(db.session, drug.id, loc.id) for loc in stock.locations(db.session)}
     context: dict[str, Any] = {"drug": drug, "batches": batches, "levels": levels, "form": form,
                "locations": stock.locations(db.session), "today": stock.today()}
@@ -149,9 +107,8 @@ def stock_set_reorder_level(drug_id: int) -> Response:
 @require(Perm.STOCK_VIEW)
 def stock_batch(batch_id: int) -> Response:
     """One batch and its ledger, newest movement first."""
-    batch = db.session.get(StockBatch, batch_id) or abort(404)
-    moves = list(db.session.scalars(select(StockMovement).where(StockMovement.batch_id == batch.id)
-                                    .order_by(StockMovement.id.desc()).limit(500)))
+    batch = stock.get_batch(db.session, current_user, batch_id)
+    moves = stock.batch_movements(db.session, current_user, batch.id)
     return render("pharmacy/stock_batch.html", batch=batch, movements=moves, today=stock.today())
 
 
@@ -211,12 +168,7 @@ def _transfer_form(formdata: Any = None) -> TransferForm:
     form.drug_id.choices = _drug_choices(only_with_main_stock=True)
     form.ward_id.choices = [SelectChoice(0, _("Choose…"))] + [
         SelectChoice(w.id, w.name) for w in db.session.scalars(select(Ward).order_by(Ward.name))]
-    main = stock.main_location(db.session)
-    usable = db.session.scalars(
-        select(StockBatch).join(Drug, Drug.id == StockBatch.drug_id)
-        .where(StockBatch.location_id == main.id, StockBatch.quantity > 0,
-               StockBatch.expiry >= stock.today())
-        .order_by(Drug.name, StockBatch.expiry).limit(1000))
+    usable = stock.transferable_batches(db.session, current_user)
     form.batch_id.choices = [SelectChoice(0, _("First to expire (automatic)"))] + [
         SelectChoice(b.id, f"{b.drug.name} · {b.batch_number} · {b.expiry:%d/%m/%Y} · {b.quantity}")
         for b in usable]

@@ -11,7 +11,6 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
-    PasswordField,
     SelectField,
     StringField,
     TextAreaField,
@@ -19,27 +18,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.core.web import day_in_range, parse_id
+from app.blueprints.pharmacy.witness import WitnessMixin
+from app.core.web import day_in_range, optional_id
 from app.domain.dispensary.adjustments import REASONS
+from app.domain.dispensary.stock import MAX_STOCK_QUANTITY
 
 RECEIPT_ROWS = 6
-
-
-def optional_id(value: object) -> int | None:
-    """SelectField coerce: an id, None for the empty choice, ValueError for anything else."""
-    if value in (None, "", "0", 0):
-        return None
-    parsed = parse_id(value)
-    if parsed is None:
-        raise ValueError(value)
-    return parsed
-
-
-class WitnessMixin:
-    """A second person's username and password, typed by them at this workstation."""
-
-    witness_username = StringField(_l("Witness username"), validators=[Optional(), Length(max=80)])
-    witness_password = PasswordField(_l("Witness password"), validators=[Optional(), Length(max=200)])
 
 
 class ReceiptLineForm(Form):
@@ -47,7 +31,7 @@ class ReceiptLineForm(Form):
     drug_id = SelectField(_l("Drug"), coerce=optional_id, choices=[], validate_choice=False)
     batch_number = StringField(_l("Batch"), validators=[Optional(), Length(max=40)])
     expiry = DateField(_l("Expiry"), validators=[Optional(), day_in_range])
-    quantity = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(min=1, max=1_000_000)])
+    quantity = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(min=1, max=MAX_STOCK_QUANTITY)])
     unit_cost = DecimalField(_l("Unit cost"), places=4,
                              validators=[Optional(), NumberRange(min=0, max=99_999_999)])
 
@@ -64,13 +48,13 @@ class TransferForm(WitnessMixin, FlaskForm):
     drug_id = SelectField(_l("Drug"), coerce=optional_id, choices=[], validate_choice=False)
     ward_id = SelectField(_l("To ward"), coerce=optional_id, choices=[], validate_choice=False)
     quantity = IntegerField(_l("Quantity"), validators=[
-        InputRequired(_l("Enter how many to send.")), NumberRange(min=1, max=1_000_000)])
+        InputRequired(_l("Enter how many to send.")), NumberRange(min=1, max=MAX_STOCK_QUANTITY)])
     batch_id = SelectField(_l("Batch"), coerce=optional_id, choices=[], validate_choice=False)
 
 
 class AdjustForm(WitnessMixin, FlaskForm):
     quantity = IntegerField(_l("Change (minus to remove)"), validators=[
-        InputRequired(_l("Enter the change, e.g. -2.")), NumberRange(min=-1_000_000, max=1_000_000)])
+        InputRequired(_l("Enter the change, e.g. -2.")), NumberRange(min=-MAX_STOCK_QUANTITY, max=MAX_STOCK_QUANTITY)])
     reason = SelectField(_l("Reason"), choices=[SelectChoice("", _l("Choose…"))]
                          + [SelectChoice(k, v) for k, v in REASONS.items()], validate_choice=False)
     note = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=500)])
@@ -78,9 +62,9 @@ class AdjustForm(WitnessMixin, FlaskForm):
 
 class ReorderForm(FlaskForm):
     location_id = SelectField(_l("Location"), coerce=optional_id, choices=[], validate_choice=False)
-    minimum = IntegerField(_l("Reorder below"), validators=[Optional(), NumberRange(min=1, max=1_000_000)])
+    minimum = IntegerField(_l("Reorder below"), validators=[Optional(), NumberRange(min=1, max=MAX_STOCK_QUANTITY)])
     reorder_quantity = IntegerField(_l("Order quantity"),
-                                    validators=[Optional(), NumberRange(min=1, max=1_000_000)])
+                                    validators=[Optional(), NumberRange(min=1, max=MAX_STOCK_QUANTITY)])
 
 
 class OpenCountForm(FlaskForm):

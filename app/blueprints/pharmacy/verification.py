@@ -18,9 +18,12 @@ from app.core import clock
 from app.core.errors import Conflict, DomainError
 from app.core.htmx import redirect_to, render
 from app.core.security import Perm, require
+from app.core.web import parse_version
 from app.domain.prescribing import services as prescribing
 from app.domain.prescribing import verification
 from app.extensions import db
+
+OUT_OF_DATE = "This form is out of date: reload the page and try again."
 
 
 class VerifyForm(FlaskForm):
@@ -37,10 +40,6 @@ class RejectForm(FlaskForm):
     reason = TextAreaField(_l("Why it is rejected"), validators=[Length(max=1000)])
 
 
-def _version(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
-
-
 @bp.route("/verification")
 @require(Perm.PRESCRIPTION_VERIFY)
 def verification_worklist() -> Response:
@@ -53,14 +52,15 @@ def _review_context(prescription_id: int, **forms: Any) -> dict[str, Any]:
     rx = prescribing.get_prescription(db.session, current_user, prescription_id, Perm.PRESCRIPTION_VERIFY)
     data = {"version": str(rx.version)}
     context: dict[str, Any] = {
-        "rx": rx, "patient": rx.patient, "today": clock.today_local(current_app.config["HOSPITAL_TIMEZONE"]),
+        "rx": rx, "patient": rx.patient, "today": clock.hospital_today(),
         "overrides": prescribing.overrides_of(db.session, rx.id), "history": prescribing.history(db.session, rx.id),
         "field_labels": prescribing.FIELD_LABELS,
         "frequency_label": current_app.config["ADMINISTRATION_TIMES"].get(rx.frequency, {}).get("label", rx.frequency),
         "current": [r for r in prescribing.patient_medicines(db.session, current_user, rx.patient_id).current
                     if r.id != rx.id],
         "verify_form": VerifyForm(formdata=None, data=data), "query_form": QueryForm(formdata=None, data=data),
-        "reject_form": RejectForm(formdata=None, data=data), "own": rx.prescriber_id == current_user.id,
+        "reject_form": RejectForm(formdata=None, data=data),
+        "own": verification.wrote_it(db.session, current_user, rx),
     }
     context.update(forms)
     return context
@@ -77,8 +77,10 @@ def review_prescription(prescription_id: int) -> Response:
 def _decide(prescription_id: int, form: FlaskForm, action: str) -> Response:
     status = 422
     if form.validate_on_submit():
-        version = _version(form.version.data)
+        version = parse_version(form.version.data)
         try:
+            if version is None:  # not a form we rendered
+                raise Conflict(OUT_OF_DATE)
             if action == "verify":
                 rx = verification.verify(db.session, current_user, prescription_id, version)
                 message = _("Verified No. %(n)s.", n=rx.number)

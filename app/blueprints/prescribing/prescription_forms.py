@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -24,12 +25,16 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
-from app.core.web import DAY_MAX, DAY_MIN, parse_id
+from app.core.web import DAY_MAX, DAY_MIN, parse_day, parse_id
 
 
 def _within_days(form: Form, field: Field) -> None:
-    if field.data is not None and not DAY_MIN <= field.data.date() <= DAY_MAX:
-        raise ValidationError(f"Enter a date between {DAY_MIN.isoformat()} and {DAY_MAX.isoformat()}.")
+    """web.day_in_range for DateTimeLocalFields: the same bounds and message, but on the
+    datetime's date. day_in_range itself takes DateFields only (parse_day would compare a
+    datetime with its date bounds: a TypeError, so a 500)."""
+    if field.data is not None and parse_day(field.data.date()) is None:
+        raise ValidationError(_("Enter a date between %(first)s and %(last)s.",
+                                first=DAY_MIN.isoformat(), last=DAY_MAX.isoformat()))
 
 
 def _optional_id(value: object) -> int | None:

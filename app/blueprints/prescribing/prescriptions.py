@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from app.blueprints.prescribing import bp
@@ -22,8 +23,9 @@ from app.blueprints.prescribing.prescription_forms import (
 )
 from app.core import clock
 from app.core.errors import Conflict, DomainError
-from app.core.htmx import invalid, redirect_to, render
+from app.core.htmx import invalid, is_htmx, redirect_to, render
 from app.core.security import Perm, can, require
+from app.core.web import parse_id, parse_version
 from app.domain.formulary import services as formulary
 from app.domain.formulary.models import Drug
 from app.domain.patients import services as patients
@@ -32,6 +34,7 @@ from app.domain.prescribing import services as prescribing
 from app.domain.prescribing.models import Prescription
 from app.extensions import db
 
+OUT_OF_DATE = "This form is out of date: reload the page and try again."
 STATUS_ACTIONS = {"held": "Hold", "resumed": "Resume", "stopped": "Stop", "cancelled": "Cancel (entered in error)"}
 
 
@@ -44,21 +47,11 @@ def rx_amount(value: Any) -> str:
     return text
 
 
-def _tz() -> str:
-    return str(current_app.config["HOSPITAL_TIMEZONE"])
-
-
-def _today() -> Any:
-    return clock.today_local(_tz())
-
-
 def _fill_choices(form: PrescriptionForm, drug: Drug | None) -> None:
     table = current_app.config["ADMINISTRATION_TIMES"]
     form.frequency.choices = [SelectChoice("", _("Choose…"))] + [
         SelectChoice(code, f"{code} · {entry['label']}") for code, entry in table.items()]
-    units = [drug.dose_unit] if drug is not None else []
-    if drug is not None and drug.stock_unit != drug.dose_unit:
-        units.append(drug.stock_unit)
+    units = prescribing.dose_units(drug) if drug is not None else []
     form.dose_unit.choices = [SelectChoice(u, u) for u in units] or [SelectChoice("", "—")]
     q = form.drug_q.data or ""
     options = formulary.search_drugs(db.session, q, active_only=True, limit=200)
@@ -83,11 +76,12 @@ def _apply_defaults(form: PrescriptionForm, drug: Drug) -> None:
 
 
 def _order(form: PrescriptionForm) -> prescribing.Order:
+    tz = clock.hospital_timezone()
     return prescribing.Order(
         drug_id=form.drug_id.data if isinstance(form.drug_id.data, int) else None,
         dose=form.dose.data, dose_unit=form.dose_unit.data, frequency=form.frequency.data,
-        route=form.route.data, start_at=local_to_utc(form.start.data, _tz()),
-        stop_at=local_to_utc(form.stop.data, _tz()), duration_days=form.duration_days.data,
+        route=form.route.data, start_at=local_to_utc(form.start.data, tz),
+        stop_at=local_to_utc(form.stop.data, tz), duration_days=form.duration_days.data,
         prn=bool(form.prn.data), prn_min_interval_minutes=form.prn_min_interval_minutes.data,
         prn_max_daily_doses=form.prn_max_daily_doses.data, instructions=form.instructions.data,
         indication=form.indication.data, priority=form.priority.data or "routine", quantity=form.quantity.data)
@@ -120,7 +114,7 @@ def _form_context(patient_id: int, form: PrescriptionForm, *, replacing: Prescri
 
 def _new_form(patient_id: int) -> PrescriptionForm:
     form = PrescriptionForm(formdata=None)
-    form.start.data = utc_to_local(clock.now(), _tz())
+    form.start.data = utc_to_local(clock.now(), clock.hospital_timezone())
     form.priority.data = "routine"
     return form
 
@@ -129,7 +123,7 @@ def _medicines_context(patient_id: int, form: PrescriptionForm | None = None, **
     patient = patients.get_patient(db.session, current_user, patient_id,
                                    Perm.PRESCRIBE if can(current_user, Perm.PRESCRIBE) else Perm.PRESCRIPTION_READ)
     medicines = prescribing.patient_medicines(db.session, current_user, patient_id)
-    context: dict[str, Any] = {"patient": patient, "medicines": medicines, "today": _today()}
+    context: dict[str, Any] = {"patient": patient, "medicines": medicines, "today": clock.hospital_today()}
     if can(current_user, Perm.PRESCRIBE):
         context.update(_form_context(patient_id, form or _new_form(patient_id), **extra))
     return context
@@ -142,17 +136,30 @@ def patient_medicines(patient_id: int) -> Response:
     return render("prescribing/medicines.html", **_medicines_context(patient_id))
 
 
+def _form_page(patient_id: int, replacing_id: int | None) -> Response:
+    """Where a fragment's request (typed in, bookmarked, or sent without htmx) belongs: the
+    change page of the prescription being replaced, or the patient's medicines page."""
+    if replacing_id is not None:
+        rx = db.session.get(Prescription, replacing_id)
+        if rx is not None and rx.patient_id == patient_id:
+            return redirect_to(url_for("prescribing.change_prescription", prescription_id=rx.id))
+    return redirect_to(url_for("prescribing.patient_medicines", patient_id=patient_id))
+
+
 @bp.route("/patients/<int:patient_id>/new-form")
 @require(Perm.PRESCRIBE)
 def new_prescription_form(patient_id: int) -> Response:
     """The prescription form again (htmx), e.g. after a drug was chosen: its defaults filled in."""
     patients.get_patient(db.session, current_user, patient_id, Perm.PRESCRIBE)
+    rx_id = parse_id(request.args.get("replacing"))
+    if not is_htmx():  # the form is a fragment of the medicines (or change) page: go there
+        return _form_page(patient_id, rx_id)
     form = PrescriptionForm(formdata=request.args, meta={"csrf": False})
     drug = _drug(form)
     if drug is not None and request.args.get("picked"):
         _apply_defaults(form, drug)
     replacing = None
-    if (rx_id := request.args.get("replacing", type=int)) is not None:
+    if rx_id is not None:
         replacing = prescribing.get_prescription(db.session, current_user, rx_id, Perm.PRESCRIBE)
     return render("prescribing/medicines.html", "prescribing/_rx_form.html",
                   **_form_context(patient_id, form, replacing=replacing))
@@ -162,9 +169,13 @@ def new_prescription_form(patient_id: int) -> Response:
 @require(Perm.PRESCRIBE)
 def check_safety(patient_id: int) -> Response:
     """The live safety panel for what has been written so far (nothing is saved)."""
+    rx_id = parse_id(request.args.get("replacing"))
+    if not is_htmx():  # the panel is a fragment of the prescription form's page: go there
+        patients.get_patient(db.session, current_user, patient_id, Perm.PRESCRIBE)
+        return _form_page(patient_id, rx_id)
     form = PrescriptionForm(formdata=request.args, meta={"csrf": False})
     exclude: tuple[int, ...] = ()
-    if (rx_id := request.args.get("replacing", type=int)) is not None:
+    if rx_id is not None:
         exclude = (rx_id,)
     findings = _findings(patient_id, form, exclude)
     return render("prescribing/medicines.html", "prescribing/_rx_safety.html", form=form,
@@ -211,9 +222,11 @@ def write_prescription(patient_id: int) -> Response:
 
 def _detail_context(rx: Prescription, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
-        "rx": rx, "patient": rx.patient, "today": _today(), "history": prescribing.history(db.session, rx.id),
+        "rx": rx, "patient": rx.patient, "today": clock.hospital_today(),
+        "history": prescribing.history(db.session, rx.id),
         "overrides": prescribing.overrides_of(db.session, rx.id), "field_labels": prescribing.FIELD_LABELS,
-        "replaced_by": db.session.query(Prescription).filter(Prescription.replaces_id == rx.id).first(),
+        "replaced_by": db.session.scalar(select(Prescription).where(Prescription.replaces_id == rx.id)
+                                         .order_by(Prescription.id).limit(1)),
         "status_actions": STATUS_ACTIONS, "may_prescribe": can(current_user, Perm.PRESCRIBE),
         "may_verify": can(current_user, Perm.PRESCRIPTION_VERIFY), "may_dispense": can(current_user, Perm.DISPENSE),
         "frequency_label": current_app.config["ADMINISTRATION_TIMES"].get(rx.frequency, {}).get("label", rx.frequency),
@@ -232,8 +245,12 @@ def show_prescription(prescription_id: int) -> Response:
     return render("prescribing/prescription.html", **_detail_context(rx))
 
 
-def _version(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
+def _form_version(form: Any) -> int:
+    """The version the form was rendered at; junk or missing is a form we did not render (409)."""
+    version = parse_version(form.version.data)
+    if version is None:
+        raise Conflict(OUT_OF_DATE)
+    return version
 
 
 @bp.route("/prescriptions/<int:prescription_id>/status", methods=["POST"])
@@ -244,7 +261,7 @@ def change_prescription_status(prescription_id: int) -> Response:
     status = 422
     if form.validate_on_submit():
         try:
-            prescribing.change_status(db.session, current_user, prescription_id, _version(form.version.data),
+            prescribing.change_status(db.session, current_user, prescription_id, _form_version(form),
                                       form.action.data or "", form.reason.data)
         except Conflict as exc:
             db.session.rollback()
@@ -270,7 +287,7 @@ def answer_query(prescription_id: int) -> Response:
     status = 422
     if form.validate_on_submit():
         try:
-            prescribing.answer_query(db.session, current_user, prescription_id, _version(form.version.data),
+            prescribing.answer_query(db.session, current_user, prescription_id, _form_version(form),
                                      form.answer.data or "")
         except Conflict as exc:
             db.session.rollback()
@@ -298,9 +315,10 @@ def change_prescription(prescription_id: int) -> Response:
         form = PrescriptionForm(formdata=None, obj=rx)
         form.version.data = str(rx.version)
         form.dose.data = rx_amount(rx.dose)
-        form.start.data = utc_to_local(rx.start_at if rx.verification != "verified" else clock.now(), _tz())
-        form.stop.data = utc_to_local(rx.stop_at, _tz()) if rx.duration_days is None else None
-        return render("prescribing/change.html", rx=rx, patient=rx.patient, today=_today(),
+        tz = clock.hospital_timezone()
+        form.start.data = utc_to_local(rx.start_at if rx.verification != "verified" else clock.now(), tz)
+        form.stop.data = utc_to_local(rx.stop_at, tz) if rx.duration_days is None else None
+        return render("prescribing/change.html", rx=rx, patient=rx.patient, today=clock.hospital_today(),
                       **_form_context(rx.patient_id, form, replacing=rx))
     form = PrescriptionForm()
     findings: list[safety.Finding] | None = None
@@ -308,7 +326,7 @@ def change_prescription(prescription_id: int) -> Response:
     status = 422
     if form.validate_on_submit():
         try:
-            new = prescribing.change_prescription(db.session, current_user, rx.id, _version(form.version.data),
+            new = prescribing.change_prescription(db.session, current_user, rx.id, _form_version(form),
                                                   _order(form), _overrides(form), form.reason.data)
         except Conflict as exc:
             db.session.rollback()
@@ -322,5 +340,5 @@ def change_prescription(prescription_id: int) -> Response:
             return redirect_to(url_for("prescribing.show_prescription", prescription_id=new.id))
     rx = prescribing.get_prescription(db.session, current_user, prescription_id, Perm.PRESCRIBE)
     return render("prescribing/change.html", "prescribing/_rx_form.html", status=status, rx=rx,
-                  patient=rx.patient, today=_today(),
+                  patient=rx.patient, today=clock.hospital_today(),
                   **_form_context(rx.patient_id, form, replacing=rx, findings=findings, missing=missing))

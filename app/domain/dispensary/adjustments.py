@@ -7,7 +7,7 @@ from app.core import audit
 from app.core.db import DbSession
 from app.core.errors import DomainError
 from app.core.security import Actor, Perm, authorize
-from app.domain.dispensary import ledger
+from app.domain.dispensary import ledger, stock
 from app.domain.dispensary.models import StockBatch, StockMovement
 from app.domain.formulary.models import Drug
 from app.domain.identity.models import User
@@ -49,6 +49,8 @@ def adjust_stock(
     if not quantity:
         raise DomainError("Enter a quantity other than zero (minus to remove stock).",
                           field="quantity")
+    if abs(quantity) > stock.MAX_STOCK_QUANTITY:
+        raise DomainError("That quantity is implausibly large.", field="quantity")
     drug = session.get(Drug, batch.drug_id)
     assert drug is not None
     if drug.controlled and witness is None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.core import audit
 from app.core.db import DbSession
 from app.core.errors import DomainError
-from app.core.security import Actor, Perm, authorize
+from app.core.security import Actor, Perm, authorize, can
 from app.domain.dispensary import ledger, stock
 from app.domain.dispensary.inventory_models import ControlledDrugCheck
 from app.domain.dispensary.models import ControlledDrugEntry, StockBatch, StockLocation
@@ -28,7 +28,8 @@ class RegisterLine:
     batch_number: str
     actor: str
     witness: str
-    patient: Patient | None
+    patient: Patient | None  # None when the entry names no patient, or one the reader may not see
+    patient_hidden: bool = False  # the entry names a patient outside the reader's wards
 
 
 def controlled_drugs(session: DbSession) -> list[Drug]:
@@ -60,11 +61,13 @@ def register(session: DbSession, actor: Actor, drug_id: int, location_id: int,
             select(StockBatch.id, StockBatch.batch_number).where(StockBatch.id.in_(batch_ids)))
     } if batch_ids else {}
     patient_ids = {e.patient_id for e in entries if e.patient_id}
-    patients = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))} \
-        if patient_ids else {}
+    # A charge nurse reads the register but sees only her wards' patients, here as elsewhere.
+    patients = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))
+                if can(actor, Perm.PATIENT_READ, p)} if patient_ids else {}
     return [RegisterLine(e, numbers.get(e.batch_id, "?"), users.get(e.actor_id, "?"),
                          users.get(e.witness_id, "?"),
-                         patients.get(e.patient_id) if e.patient_id else None)
+                         patients.get(e.patient_id) if e.patient_id else None,
+                         patient_hidden=bool(e.patient_id) and e.patient_id not in patients)
             for e in entries]
 
 
@@ -78,11 +81,9 @@ def register_balance(session: DbSession, drug_id: int, location_id: int) -> int:
 
 
 def cupboard(session: DbSession, drug_id: int, location_id: int) -> list[StockBatch]:
-    """The batches of the drug on the register in this location that hold stock."""
-    return list(session.scalars(
-        select(StockBatch).where(StockBatch.drug_id == drug_id, StockBatch.location_id == location_id,
-                                 StockBatch.quantity > 0)
-        .order_by(StockBatch.expiry, StockBatch.id)))
+    """The batches of the drug on the register in this location that hold stock, the first to
+    expire first (expired ones too: they are still in the cupboard and on the register)."""
+    return stock.fefo_batches(session, drug_id, location_id, include_expired=True)
 
 
 def check_register(
@@ -100,7 +101,11 @@ def check_register(
     the register balance is again what is in the cupboard. The check itself is recorded either
     way."""
     authorize(actor, Perm.STOCK_MANAGE)
-    drug = session.get(Drug, drug_id)
+    # Lock the drug row first (ledger.post locks it too, so register entries queue behind it),
+    # then read the cupboard afresh: two checks at once would otherwise both compare with the
+    # same quantities and both enter the difference.
+    drug = session.scalar(select(Drug).where(Drug.id == drug_id).with_for_update()
+                          .execution_options(populate_existing=True))
     if drug is None or not drug.controlled:
         raise DomainError("Choose a controlled drug.", field="drug_id")
     location = stock.get_location(session, location_id)
@@ -109,13 +114,17 @@ def check_register(
                           field="witness")
     if actor.id is not None and witness.id == actor.id:
         raise DomainError("The witness must be someone other than you.", field="witness")
+    # The page read these batches before the lock: read their quantities again.
+    session.execute(select(StockBatch).where(StockBatch.drug_id == drug.id,
+                                             StockBatch.location_id == location.id)
+                    .execution_options(populate_existing=True))
     batches = cupboard(session, drug.id, location.id)
     for b in batches:
         value = counted.get(b.id)
         if value is None:
             raise DomainError("Enter the count for every batch (zero if none is there).",
                               field=f"batch-{b.id}")
-        if value < 0 or value > 1_000_000:
+        if value < 0 or value > stock.MAX_STOCK_QUANTITY:
             raise DomainError("Enter what is in the cupboard: zero or more.", field=f"batch-{b.id}")
     expected = sum(b.quantity for b in batches)
     total = sum(counted[b.id] for b in batches)

@@ -28,14 +28,17 @@ from app.domain.dispensary.models import StockBatch, StockLocation, StockMovemen
 from app.domain.formulary.models import Drug
 from app.domain.identity.models import User
 
-MAX_COUNTED = 1_000_000
 
-
-def get_count(session: DbSession, count_id: int) -> StockCount:
-    count = session.scalar(
-        select(StockCount).where(StockCount.id == count_id)
-        .options(selectinload(StockCount.lines).selectinload(StockCountLine.batch)
-                 .selectinload(StockBatch.drug)))
+def get_count(session: DbSession, count_id: int, *, lock: bool = False) -> StockCount:
+    """The count with its lines. With `lock`, the count row is locked until the transaction
+    ends (PostgreSQL) and everything is read afresh, so two people changing or closing the same
+    count queue, and the second sees what the first did."""
+    query = (select(StockCount).where(StockCount.id == count_id)
+             .options(selectinload(StockCount.lines).selectinload(StockCountLine.batch)
+                      .selectinload(StockBatch.drug)))
+    if lock:
+        query = query.with_for_update(of=StockCount).execution_options(populate_existing=True)
+    count = session.scalar(query)
     if count is None:
         raise NotFound("No such stock count.")
     return count
@@ -76,7 +79,9 @@ def open_count(session: DbSession, actor: Actor, location_id: int, note: str = "
 
 
 def _open(session: DbSession, count_id: int) -> StockCount:
-    count = get_count(session, count_id)
+    # Locked: two pharmacists closing the same count at once would otherwise both read "open"
+    # and post every variance twice; the second now waits, then finds it closed (409).
+    count = get_count(session, count_id, lock=True)
     if count.status != COUNT_OPEN:
         raise Conflict("This count is already closed.")
     return count
@@ -93,7 +98,7 @@ def record_counted(session: DbSession, actor: Actor, count_id: int,
         line = lines.get(line_id)
         if line is None:
             raise DomainError("That line is not part of this count.", field=f"line-{line_id}")
-        if value is not None and not (0 <= value <= MAX_COUNTED):
+        if value is not None and not (0 <= value <= stock.MAX_STOCK_QUANTITY):
             raise DomainError("Enter what is on the shelf: zero or more.", field=f"line-{line_id}")
         if line.counted != value:
             changed[str(line.id)] = value
@@ -123,6 +128,8 @@ def close_count(session: DbSession, actor: Actor, count_id: int, *, reason: str 
     if any(line.batch.drug.controlled for line in differing) and witness is None:
         raise DomainError("A controlled drug's count differs: a second person must witness.",
                           field="witness")
+    if witness is not None and actor.id is not None and witness.id == actor.id:
+        raise DomainError("The witness must be someone other than you.", field="witness")
     text = f"Stock count {count.id}: {reason}" if reason else f"Stock count {count.id}"
     variances = []
     for line in count.lines:

@@ -10,7 +10,6 @@ accident; a later, deliberate supply (next week's) is a new dispensing."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
@@ -22,9 +21,8 @@ from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.identifiers import next_value, with_luhn
 from app.core.security import Actor, Perm, authorize
-from app.domain.dispensary import gs1, ledger, rules
+from app.domain.dispensary import gs1, ledger, rules, stock
 from app.domain.dispensary.models import (
-    MAIN_PHARMACY,
     Dispensing,
     DispensingLine,
     StockBatch,
@@ -37,41 +35,18 @@ from app.domain.patients.models import Patient
 from app.domain.prescribing.models import Prescription
 
 NUMBER_START = 5_000_000
-MAX_QUANTITY = 100_000
+MAX_QUANTITY = 100_000  # one supply (or return); stock figures: stock.MAX_STOCK_QUANTITY
 DEFAULT_SUPPLY_DAYS = 7  # inpatient supply when the prescription gives no duration
 
 
-def today() -> date:
-    """The hospital's date: a batch is usable through its expiry day, local time."""
-    return clock.today_local(str(current_app.config["HOSPITAL_TIMEZONE"]))
-
-
-_main_ids: dict[str, int] = {}  # database URL -> the main pharmacy's id (fixed by the migration)
-
-
-def main_location_id(session: DbSession) -> int:
-    key = str(session.get_bind().engine.url)
-    if key not in _main_ids:
-        found = session.scalar(select(StockLocation.id).where(StockLocation.code == MAIN_PHARMACY))
-        if found is None:  # the migration inserts it; only a broken database lacks it
-            raise NotFound("The main pharmacy stock location is missing.")
-        _main_ids[key] = found
-    return _main_ids[key]
-
-
-def main_location(session: DbSession) -> StockLocation:
-    location = session.get(StockLocation, main_location_id(session))
-    assert location is not None
-    return location
+main_location_id = stock.main_location_id  # kept importable here (tests/browser/test_pharmacy.py)
 
 
 def _location_id(session: DbSession, location_id: int | None) -> int:
     """The location to take from: the one asked for (it must exist), else the main pharmacy."""
     if location_id is None:
-        return main_location_id(session)
-    if session.get(StockLocation, location_id) is None:
-        raise DomainError("No such stock location.", field="location_id")
-    return location_id
+        return stock.main_location_id(session)
+    return stock.get_location(session, location_id).id
 
 
 def _place(session: DbSession, location_id: int) -> str:
@@ -96,6 +71,15 @@ def _prescription(session: DbSession, prescription_id: int, *, lock: bool) -> Pr
     rx = session.scalar(stmt)
     if rx is None:
         raise NotFound("No such prescription.")
+    return rx
+
+
+def get_prescription(session: DbSession, actor: Actor, prescription_id: int) -> Prescription:
+    """The prescription to dispense, with its drug and patient, for someone who may dispense
+    for that patient (NotFound, 404, when there is no such prescription)."""
+    authorize(actor, Perm.DISPENSE)
+    rx = _prescription(session, prescription_id, lock=False)
+    authorize(actor, Perm.DISPENSE, _patient(session, rx.patient_id))
     return rx
 
 
@@ -151,47 +135,6 @@ def suggested_quantity(session: DbSession, rx: Prescription) -> int:
 
 
 # --- picking ---------------------------------------------------------------------------------
-
-def stock_batches(session: DbSession, drug_id: int, location_id: int) -> list[StockBatch]:
-    """The drug's batches in the location that hold anything, expired ones included (so a
-    refusal can say an expired batch is all there is)."""
-    return list(session.scalars(
-        select(StockBatch)
-        .where(StockBatch.drug_id == drug_id, StockBatch.location_id == location_id,
-               StockBatch.quantity > 0)
-        .order_by(StockBatch.expiry, StockBatch.id)))
-
-
-@dataclass(frozen=True)
-class PlannedLine:
-    batch: StockBatch
-    quantity: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    lines: tuple[PlannedLine, ...]
-    requested: int
-    shortfall: int
-    expired_quantity: int  # on the shelf but past expiry: never picked
-
-    @property
-    def total(self) -> int:
-        return sum(line.quantity for line in self.lines)
-
-
-def plan_picks(session: DbSession, drug_id: int, location_id: int, quantity: int,
-               on: date | None = None, prefer_batch_id: int | None = None) -> Plan:
-    """The FEFO picks for `quantity` from what is on the shelf now."""
-    on = on or today()
-    batches = stock_batches(session, drug_id, location_id)
-    by_id = {b.id: b for b in batches}
-    plan = rules.pick_fefo([rules.BatchStock(b.id, b.expiry, b.quantity) for b in batches],
-                           quantity, on, prefer=prefer_batch_id)
-    expired = sum(b.quantity for b in batches if b.expiry < on)
-    return Plan(tuple(PlannedLine(by_id[p.batch_id], p.quantity) for p in plan.picks),
-                quantity, plan.shortfall, expired)
-
 
 def _fmt(day: date) -> str:
     return day.strftime("%d %b %Y")
@@ -287,13 +230,13 @@ def dispense(
     if drug.controlled and witness is None:
         raise DomainError(f"{drug.name} is a controlled drug: a second person must witness.",
                           field="witness")
-    on = today()
+    on = stock.today()
 
     scanned: StockBatch | None = None
     if scan is not None and scan.strip():
         scanned = _check_scan(session, gs1.parse_pack_code(scan), drug, location_id, on)
-    plan = plan_picks(session, drug.id, location_id, quantity, on,
-                      prefer_batch_id=scanned.id if scanned is not None else None)
+    plan = stock.plan_picks(session, drug.id, location_id, quantity, on,
+                            prefer_batch_id=scanned.id if scanned is not None else None)
     unit = drug.stock_unit
     if plan.total == 0:
         expired = (f" ({plan.expired_quantity} {unit} on the shelf are past their expiry)"

@@ -72,6 +72,10 @@ def parse_pack_code(text: str, field: str = "scan") -> PackCode:
                 raise _unreadable(result.gs1_message_error or "", field)
     except ParseError as exc:
         raise _unreadable(str(exc), field) from exc
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        # biip trips over some fragments (a lone "]", a symbology identifier cut short) with
+        # a plain Python error rather than its own: still just an unreadable code.
+        raise _unreadable("", field) from exc
 
     fields = {e.ai.ai: e for e in message.element_strings}
     gtin_element = fields.get("01")

@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core import clock
@@ -19,12 +28,16 @@ from app.domain.formulary.models import Drug
 
 COUNT_OPEN = "open"
 COUNT_CLOSED = "closed"
+# Where a row has both a witness and the person who acted, they are two people (as on
+# controlled_drug_entry). NULL on either side (no witness needed, the system acted) passes.
+SECOND_PERSON = "witness_is_second_person"
 
 
 class GoodsReceipt(Base):
     """One delivery from a supplier, booked into one location."""
 
     __tablename__ = "goods_receipt"
+    __table_args__ = (CheckConstraint("witness_id <> received_by_id", name=SECOND_PERSON),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)  # check digit
@@ -112,6 +125,8 @@ class StockCount(Base):
     count opens; closing it posts each difference as a "count" movement."""
 
     __tablename__ = "stock_count"
+    # The witness countersigns the variances the closer posts.
+    __table_args__ = (CheckConstraint("witness_id <> closed_by_id", name=SECOND_PERSON),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("stock_location.id"), index=True)
@@ -150,6 +165,7 @@ class ControlledDrugCheck(Base):
     """A witnessed count of one controlled drug's cupboard against its register balance."""
 
     __tablename__ = "controlled_drug_check"
+    __table_args__ = (CheckConstraint("witness_id <> actor_id", name=SECOND_PERSON),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     drug_id: Mapped[int] = mapped_column(ForeignKey("drug.id"))

@@ -19,15 +19,11 @@ marked REPRINT on every label and in the audit trail (`print.dispensing_label`).
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from barcode import Code128
 from flask import current_app
-from PIL import Image
 from sqlalchemy import update
 
 from app.core import audit, barcodes
@@ -95,21 +91,6 @@ class LabelGeometry:
             f".head, .patient, .drug {{ margin-bottom: {GAP:g}mm; }}",
             f".directions {{ margin-bottom: {GAP + self.directions_rest:.2f}mm; }}",
         ])
-
-
-def code128_png(data: str) -> str:
-    """Code 128 for `data` (quiet zones included) as a PNG data: URI one pixel per module and one
-    pixel high, for a stylesheet to stretch to the symbol's size with `image-rendering:
-    pixelated` (bars stay sharp: no interpolation). A sheet repeats the symbol on every label:
-    WeasyPrint embeds one PNG once and draws it by reference, where it parses and draws an SVG's
-    path again for each label (a third of a sheet's time)."""
-    quiet = "0" * barcodes.CODE128_QUIET_ZONE_MODULES
-    modules = quiet + Code128(data).build()[0] + quiet
-    image = Image.frombytes("L", (len(modules), 1),
-                            bytes(0 if m == "1" else 255 for m in modules))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _fit(text: str, width: float, height: float, largest: float,
@@ -261,7 +242,7 @@ def render_labels(dispensing: Dispensing, patient: Patient, prescription: Prescr
     else:
         css, columns, per_page = geometry.stylesheet(size), 1, 1
     pages = [labels[i:i + per_page] for i in range(0, len(labels), per_page)]
-    code128 = code128_png(dispensing.number)
+    code128 = barcodes.code128_png_data_uri(dispensing.number)
     return render_pdf(
         "dispensing_label.html" if not sheet else "label_sheet.html",
         stylesheets=STYLESHEETS, css=(css,),

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.db import DbSession
 from app.core.errors import DomainError
-from app.core.security import Actor
+from app.core.security import Actor, Perm
 from app.domain.dispensary.models import (
     MOVEMENT_KINDS,
     ControlledDrugEntry,
@@ -50,8 +50,9 @@ def post(
     """Move `quantity` (signed) into (+) or out of (-) batch `batch_id` and record it.
 
     Raises StockShort when the batch holds less than a withdrawal takes, WitnessRequired when
-    the drug is controlled and `witness` is missing or is the actor. Flushes; the caller
-    commits (or rolls back everything it did, this included)."""
+    the drug is controlled and `witness` is missing, is the actor, is deactivated or may not
+    witness controlled drugs (Perm.CD_WITNESS). Flushes; the caller commits (or rolls back
+    everything it did, this included)."""
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
     if quantity == 0:
@@ -67,6 +68,11 @@ def post(
                                   field="witness")
         if actor.id is not None and witness.id == actor.id:
             raise WitnessRequired("The witness must be someone other than you.", field="witness")
+        # The pages check the witness's password (identity.verify_witness); this holds for
+        # every caller: only an active user who may witness controlled drugs countersigns.
+        if not witness.active or not witness.has_perm(Perm.CD_WITNESS):
+            raise WitnessRequired(f"{witness.full_name} may not witness controlled drugs.",
+                                  field="witness")
         # Serialise register entries per drug so each running balance follows the one before.
         session.execute(select(Drug.id).where(Drug.id == drug.id).with_for_update())
 

@@ -23,7 +23,6 @@ from app.domain.identity.models import User
 
 RECEIPT_COUNTER = "goods_receipt"
 RECEIPT_START = 300001
-MAX_QUANTITY = 1_000_000
 
 
 @dataclass
@@ -88,7 +87,7 @@ def _check_line(session: DbSession, line: ReceiptLine, prefix: str) -> Drug:
     if line.quantity is None or line.quantity <= 0:
         raise DomainError("Enter how many were received (more than none).",
                           field=f"{prefix}quantity")
-    if line.quantity > MAX_QUANTITY:
+    if line.quantity > stock.MAX_STOCK_QUANTITY:
         raise DomainError("That quantity is implausibly large.", field=f"{prefix}quantity")
     if line.unit_cost is None or not line.unit_cost.is_finite() or line.unit_cost < 0:
         raise DomainError("Enter the unit cost (zero or more).", field=f"{prefix}unit_cost")
@@ -129,6 +128,8 @@ def receive_goods(
     if any(drug.controlled for _, _, drug in checked) and witness is None:
         raise DomainError("The delivery holds controlled drugs: a second person must witness.",
                           field="witness")
+    if witness is not None and actor.id is not None and witness.id == actor.id:
+        raise DomainError("The witness must be someone other than you.", field="witness")
 
     receipt = GoodsReceipt(
         number=stock.new_number(session, RECEIPT_COUNTER, RECEIPT_START), supplier=supplier,

@@ -19,7 +19,6 @@ from app.domain.dispensary.models import StockBatch
 from app.domain.formulary.models import Drug
 from app.domain.notifications.services import notify
 
-MAX_LEVEL = 1_000_000
 STOCK_ALERT_KIND = "pharmacy.stock"
 STOCK_ALERT_LINK = "/pharmacy/stock/expiring"
 
@@ -45,10 +44,10 @@ def set_reorder_level(session: DbSession, actor: Actor, drug_id: int, location_i
             session.delete(level)
             session.flush()
         return None
-    if not 0 < minimum <= MAX_LEVEL:
+    if not 0 < minimum <= stock.MAX_STOCK_QUANTITY:
         raise DomainError("Enter the level stock should not fall below (more than zero).",
                           field="minimum")
-    if reorder_quantity is None or not 0 < reorder_quantity <= MAX_LEVEL:
+    if reorder_quantity is None or not 0 < reorder_quantity <= stock.MAX_STOCK_QUANTITY:
         raise DomainError("Enter how much to order (more than zero).", field="reorder_quantity")
     before = ({"minimum": level.minimum, "reorder_quantity": level.reorder_quantity}
               if level is not None else {})

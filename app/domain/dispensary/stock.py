@@ -1,6 +1,7 @@
 """Where stock is and what of it is usable: locations (a ward's cupboard is created the first
-time stock goes there), finding or starting a batch, first-expiry-first-out order, the stock
-overview and the expiring list. Nothing here changes a quantity: `ledger.post` does that."""
+time stock goes there), finding or starting a batch, first-expiry-first-out order and the
+picks planned from it (for dispensing and transfers alike), the stock overview and the expiring
+list. Nothing here changes a quantity: `ledger.post` does that."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ from app.core import clock
 from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
 from app.core.identifiers import IdentifierCounter, next_value, with_luhn
+from app.core.security import Actor, Perm, authorize
+from app.domain.dispensary import rules
 from app.domain.dispensary.inventory_models import ReorderLevel
-from app.domain.dispensary.models import MAIN_PHARMACY, StockBatch, StockLocation
+from app.domain.dispensary.models import MAIN_PHARMACY, StockBatch, StockLocation, StockMovement
 from app.domain.facilities.models import Ward
 from app.domain.formulary.models import Drug
 
 WARD_PREFIX = "WARD-"
 
 
-def today() -> date:
-    """The hospital's date: a batch is usable through its expiry day, local time."""
-    return clock.today_local(str(current_app.config["HOSPITAL_TIMEZONE"]))
+# The most units one booking, transfer, adjustment or reorder level may name: beyond it a
+# figure is a typing slip, not a delivery.
+MAX_STOCK_QUANTITY = 1_000_000
+
+# The hospital's date: a batch is usable through its expiry day, local time.
+today = clock.hospital_today
 
 
 def is_postgres(session: DbSession) -> bool:
@@ -41,10 +47,25 @@ def new_number(session: DbSession, counter: str, start: int) -> str:
     return with_luhn(next_value(session, counter, start=start))
 
 
+_main_ids: dict[str, int] = {}  # database URL -> the main pharmacy's id (fixed by the migration)
+
+
+def main_location_id(session: DbSession) -> int:
+    key = str(session.get_bind().engine.url)
+    if key not in _main_ids:
+        found = session.scalar(select(StockLocation.id).where(StockLocation.code == MAIN_PHARMACY))
+        if found is None:  # the migration inserts it; only a broken database lacks it
+            raise NotFound("The main pharmacy stock location is missing.")
+        _main_ids[key] = found
+    return _main_ids[key]
+
+
 def main_location(session: DbSession) -> StockLocation:
-    location = session.scalar(select(StockLocation).where(StockLocation.code == MAIN_PHARMACY))
-    if location is None:
-        raise NotFound("The main pharmacy stock location is missing.")
+    location = session.get(StockLocation, main_location_id(session))
+    if location is None or location.code != MAIN_PHARMACY:  # a database recreated: look again
+        _main_ids.pop(str(session.get_bind().engine.url), None)
+        location = session.get(StockLocation, main_location_id(session))
+    assert location is not None
     return location
 
 
@@ -111,16 +132,52 @@ def batch_for(session: DbSession, drug_id: int, location_id: int, batch_number: 
     return batch
 
 
-def fefo_batches(session: DbSession, drug_id: int, location_id: int,
-                 on: date | None = None) -> list[StockBatch]:
-    """Batches with stock that are not expired on `on`, the first to expire first."""
+def fefo_batches(session: DbSession, drug_id: int, location_id: int, on: date | None = None,
+                 *, include_expired: bool = False) -> list[StockBatch]:
+    """Batches of the drug in the location with stock, the first to expire first (ties: the
+    older receipt). Those expired on `on` are left out unless `include_expired` (so a refusal
+    can say an expired batch is all there is)."""
+    query = (select(StockBatch)
+             .where(StockBatch.drug_id == drug_id, StockBatch.location_id == location_id,
+                    StockBatch.quantity > 0)
+             .order_by(StockBatch.expiry, StockBatch.id))
+    if not include_expired:
+        query = query.where(StockBatch.expiry >= (on or today()))
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    batch: StockBatch
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    lines: tuple[PlannedLine, ...]
+    requested: int
+    shortfall: int
+    expired_quantity: int  # on the shelf but past expiry: never picked
+
+    @property
+    def total(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+def plan_picks(session: DbSession, drug_id: int, location_id: int, quantity: int,
+               on: date | None = None, prefer_batch_id: int | None = None,
+               batches: list[StockBatch] | None = None) -> Plan:
+    """The first-expiry-first-out picks for `quantity` from what is on the shelf now (or from
+    `batches` only, e.g. the one batch a pharmacist chose). Writes nothing."""
     on = on or today()
-    return list(session.scalars(
-        select(StockBatch)
-        .where(StockBatch.drug_id == drug_id, StockBatch.location_id == location_id,
-               StockBatch.quantity > 0, StockBatch.expiry >= on)
-        .order_by(StockBatch.expiry, StockBatch.id)
-    ))
+    if batches is None:
+        batches = fefo_batches(session, drug_id, location_id, on, include_expired=True)
+    by_id = {b.id: b for b in batches}
+    plan = rules.pick_fefo([rules.BatchStock(b.id, b.expiry, b.quantity) for b in batches],
+                           quantity, on, prefer=prefer_batch_id)
+    expired = sum(b.quantity for b in batches if b.expiry < on)
+    return Plan(tuple(PlannedLine(by_id[p.batch_id], p.quantity) for p in plan.picks),
+                quantity, plan.shortfall, expired)
 
 
 def usable_on_hand(session: DbSession, drug_id: int, location_id: int,
@@ -134,6 +191,54 @@ def usable_on_hand(session: DbSession, drug_id: int, location_id: int,
 
 
 # --- what the pharmacy looks at ------------------------------------------------------------
+
+def drug_choices(session: DbSession, actor: Actor, *,
+                 with_main_stock: bool = False) -> list[tuple[int, str]]:
+    """(id, name) of the active drugs, by name; with `with_main_stock`, only those with usable
+    stock in the main pharmacy (what a transfer can send)."""
+    authorize(actor, Perm.STOCK_VIEW)
+    query = select(Drug.id, Drug.name).where(Drug.active.is_(True)).order_by(Drug.name)
+    if with_main_stock:
+        query = query.where(Drug.id.in_(select(StockBatch.drug_id).where(
+            StockBatch.location_id == main_location_id(session), StockBatch.quantity > 0,
+            StockBatch.expiry >= today())))
+    return [(i, n) for i, n in session.execute(query)]
+
+
+def drug_batches(session: DbSession, actor: Actor, drug_id: int) -> list[StockBatch]:
+    """Every batch of the drug in every location, by location then first to expire."""
+    authorize(actor, Perm.STOCK_VIEW)
+    return list(session.scalars(
+        select(StockBatch).where(StockBatch.drug_id == drug_id)
+        .order_by(StockBatch.location_id, StockBatch.expiry, StockBatch.id)))
+
+
+def get_batch(session: DbSession, actor: Actor, batch_id: int) -> StockBatch:
+    authorize(actor, Perm.STOCK_VIEW)
+    batch = session.get(StockBatch, batch_id)
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+def batch_movements(session: DbSession, actor: Actor, batch_id: int,
+                    limit: int = 500) -> list[StockMovement]:
+    """The batch's ledger, newest movement first."""
+    authorize(actor, Perm.STOCK_VIEW)
+    return list(session.scalars(select(StockMovement).where(StockMovement.batch_id == batch_id)
+                                .order_by(StockMovement.id.desc()).limit(limit)))
+
+
+def transferable_batches(session: DbSession, actor: Actor, limit: int = 1000) -> list[StockBatch]:
+    """Usable batches in the main pharmacy, by drug name then first to expire: what a
+    pharmacist may choose to send to a ward."""
+    authorize(actor, Perm.STOCK_MANAGE)
+    return list(session.scalars(
+        select(StockBatch).join(Drug, Drug.id == StockBatch.drug_id)
+        .where(StockBatch.location_id == main_location_id(session), StockBatch.quantity > 0,
+               StockBatch.expiry >= today())
+        .order_by(Drug.name, StockBatch.expiry).limit(limit)))
+
 
 @dataclass
 class LocationStock:

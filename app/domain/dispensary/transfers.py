@@ -10,7 +10,7 @@ from app.core import audit
 from app.core.db import DbSession
 from app.core.errors import DomainError
 from app.core.security import Actor, Perm, authorize
-from app.domain.dispensary import ledger, rules, stock
+from app.domain.dispensary import ledger, stock
 from app.domain.dispensary.inventory_models import StockTransfer, StockTransferLine
 from app.domain.dispensary.models import StockBatch
 from app.domain.formulary.models import Drug
@@ -45,6 +45,7 @@ def transfer_to_ward(
                           field="witness")
     source = stock.main_location(session)
     today = stock.today()
+    only: list[StockBatch] | None = None  # the batch the pharmacist chose, else FEFO over all
     if batch_id is not None:
         chosen = session.get(StockBatch, batch_id)
         if chosen is None or chosen.drug_id != drug.id or chosen.location_id != source.id:
@@ -53,11 +54,8 @@ def transfer_to_ward(
         if chosen.expiry < today:
             raise DomainError(f"Batch {chosen.batch_number} expired on {chosen.expiry:%d/%m/%Y}: "
                               "it may not go to a ward.", field="batch_id")
-        candidates = [chosen]
-    else:
-        candidates = stock.fefo_batches(session, drug.id, source.id, today)
-    plan = rules.pick_fefo(
-        [rules.BatchStock(b.id, b.expiry, b.quantity) for b in candidates], quantity, today)
+        only = [chosen]
+    plan = stock.plan_picks(session, drug.id, source.id, quantity, today, batches=only)
     if plan.shortfall:
         available = plan.total
         raise ledger.StockShort(
@@ -74,10 +72,9 @@ def transfer_to_ward(
     session.add(transfer)
     session.flush()
     cd_witness = witness if drug.controlled else None
-    by_id = {b.id: b for b in candidates}
     described = []
-    for pick in plan.picks:
-        source_batch = by_id[pick.batch_id]
+    for pick in plan.lines:
+        source_batch = pick.batch
         # Out first: the conditional UPDATE is what stops two transfers taking the same units.
         ledger.post(session, actor, source_batch.id, -pick.quantity, "transfer_out",
                     reference=transfer.number, reason=f"To {destination.name}",

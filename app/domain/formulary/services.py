@@ -18,8 +18,10 @@ from app.core import audit
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.security import Actor, Perm, authorize
+from app.domain.dispensary import ledger
 from app.domain.formulary import rules
 from app.domain.formulary.models import Drug
+from app.domain.prescribing import rules as dose_rules
 
 # What the seed owns: a re-import refreshes these. Everything else on a drug (class, controlled,
 # pack, defaults, limits) is the pharmacist's once the drug exists, and a re-import keeps it.
@@ -170,9 +172,16 @@ def normalise_gtin(value: str | None) -> str | None:
     return raw.zfill(14)
 
 
-def _positive(value: Decimal | None, field: str, label: str) -> None:
-    if value is not None and (not value.is_finite() or value <= 0 or value >= Decimal("1e9")):
-        raise DomainError(f"{label} must be a positive amount.", field=field)
+def _dose(value: Decimal | None, field: str) -> None:
+    """A usual dose or limit is a dose a prescriber could write (prescribing's parse_dose):
+    positive, at most three decimals (the column's precision, so 0.0004 is not silently stored
+    as 0.000) and below the absurd-dose bound (so it always fits the column)."""
+    if value is None:
+        return
+    try:
+        dose_rules.parse_dose(value)
+    except dose_rules.DoseError as exc:
+        raise DomainError(str(exc), field=field) from exc
 
 
 def update_drug(session: DbSession, actor: Actor, drug_id: int, expected_version: int,
@@ -189,9 +198,15 @@ def update_drug(session: DbSession, actor: Actor, drug_id: int, expected_version
         raise DomainError("Another drug already has this GTIN.", field="pack_gtin")
     if edit.pack_size is None or not 1 <= edit.pack_size <= 100000:
         raise DomainError("Pack size is a whole number from 1 to 100000.", field="pack_size")
-    _positive(edit.default_dose, "default_dose", "The usual dose")
-    _positive(edit.max_single_dose, "max_single_dose", "The maximum single dose")
-    _positive(edit.max_daily_dose, "max_daily_dose", "The maximum daily dose")
+    _dose(edit.default_dose, "default_dose")
+    _dose(edit.max_single_dose, "max_single_dose")
+    _dose(edit.max_daily_dose, "max_daily_dose")
+    if bool(edit.controlled) != drug.controlled and (stock := ledger.on_hand(session, drug.id)) > 0:
+        # The register's running balance starts from the first controlled movement: switching
+        # with stock on the shelf would leave it at 0 (or stranded) against real stock.
+        raise DomainError(f"{stock} {drug.stock_unit}(s) of this drug are in stock: changing whether it is "
+                          "controlled now would leave the controlled-drug register out of step with the "
+                          "shelf. Change it when none is on hand.", field="controlled")
     table = current_app.config["ADMINISTRATION_TIMES"]
     frequency = (edit.default_frequency or "").strip().upper() or None
     if frequency is not None and frequency not in table:

@@ -122,12 +122,11 @@ def _item(session: DbSession, rx: Prescription, copy: int) -> PrintedItem:
 def render_prescription(session: DbSession, patient: Patient, items: list[PrintedItem],
                         printed_by: str) -> bytes:
     """The sheet's PDF (no checks, no record: callers go through `print_prescription`)."""
-    tz = current_app.config["HOSPITAL_TIMEZONE"]
     first = items[0].prescription
     return render_pdf(
         "prescription.html", stylesheets=STYLESHEETS, patient=patient, items=items,
         sex=SEX_LABELS.get(patient.sex, patient.sex),
-        age=patient.age(clock.today_local(tz)), allergies=patient.active_allergies,
+        age=patient.age(clock.hospital_today()), allergies=patient.active_allergies,
         prescriber=_user_label(session, first.prescriber_id) or "—",
         written_at=first.created_at, printed_by=printed_by,
         reprint=any(item.reprint for item in items), interval_text=wording.interval_text,
@@ -146,8 +145,7 @@ def print_prescription(session: DbSession, actor: Actor, prescription_id: int,
     if rx is None:
         raise NotFound("No such prescription.")
     patient = get_patient(session, actor, rx.patient_id)
-    tz = current_app.config["HOSPITAL_TIMEZONE"]
-    sheet = _same_day(session, rx, tz) if together else [rx]
+    sheet = _same_day(session, rx, clock.hospital_timezone()) if together else [rx]
     _lock(session, [p.id for p in sheet])
     items = [_item(session, p, _printed_before(session, patient.id, p.id) + 1) for p in sheet]
     pdf = render_prescription(session, patient, items, actor.label)

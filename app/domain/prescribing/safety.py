@@ -127,7 +127,12 @@ def dose_findings(dose: Decimal, unit: str, frequency: str, prn_max_daily_doses:
     """A dose (or day's total) above the formulary maximum, compared in the drug's dose unit."""
     amount = rules.to_dose_unit(dose, unit, drug.dose_unit, drug.stock_unit, drug.dose_per_stock_unit)
     if amount is None:
-        return []
+        if drug.max_single_dose is None and drug.max_daily_dose is None:
+            return []
+        # Never silence: a dose that cannot be compared with the maximum is itself a warning
+        # (saving refuses such a unit beside the field anyway; see services.dose_units).
+        return [Finding("max_dose", f"A dose in {unit} cannot be checked against the maximum in "
+                                    f"{drug.dose_unit}: write it in {drug.dose_unit}.")]
     findings: list[Finding] = []
     u = drug.dose_unit
     if drug.max_single_dose is not None and amount > drug.max_single_dose:

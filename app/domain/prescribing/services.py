@@ -135,9 +135,12 @@ def validate(session: DbSession, order: Order, setting: str, now: datetime | Non
     except rules.DoseError as exc:
         errors["dose"] = str(exc)
     unit = (order.dose_unit or "").strip()
-    if drug is not None and unit not in {drug.dose_unit, drug.stock_unit}:
-        units = " or ".join(sorted({drug.dose_unit, drug.stock_unit}))
-        errors["dose_unit"] = f"{drug.name} is prescribed in {units}."
+    if drug is not None and unit not in dose_units(drug):
+        if unit == drug.stock_unit:
+            errors["dose_unit"] = (f"Write the dose in {drug.dose_unit}: a dose in {unit}s cannot be checked "
+                                   f"against this drug's maximum (in {drug.dose_unit}).")
+        else:
+            errors["dose_unit"] = f"{drug.name} is prescribed in {' or '.join(dose_units(drug))}."
     frequency = (order.frequency or "").strip().upper()
     if frequency not in table():
         errors["frequency"] = "Choose a frequency from the hospital's administration times."
@@ -187,6 +190,17 @@ def validate(session: DbSession, order: Order, setting: str, now: datetime | Non
         "stop_at": stop, "duration_days": duration, "instructions": instructions, "indication": indication,
         "priority": priority, "quantity": quantity if setting == "outpatient" else None,
     })
+
+
+def dose_units(drug: Drug) -> list[str]:
+    """The units a dose of this drug may be written in: its dose unit, and its stock unit too
+    unless the drug has a maximum dose that a dose in stock units cannot be converted to (no
+    dose_per_stock_unit): "1000 tablet" must never slip past a maximum in mg."""
+    units = [drug.dose_unit]
+    has_maximum = drug.max_single_dose is not None or drug.max_daily_dose is not None
+    if drug.stock_unit != drug.dose_unit and (drug.dose_per_stock_unit is not None or not has_maximum):
+        units.append(drug.stock_unit)
+    return units
 
 
 def supply_needed(drug: Drug, dose: Decimal, unit: str, frequency: str, prn: bool,

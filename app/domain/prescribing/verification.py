@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app, has_request_context, url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
@@ -17,6 +18,8 @@ from app.domain.prescribing.models import Prescription, PrescriptionVersion, Saf
 from app.domain.prescribing.services import _changed, _stale, get_prescription, snapshot
 
 QUERY_KIND = "prescription.query"
+# Versions whose actor wrote what the pharmacist checks: they may not check it themselves.
+AUTHORED = ("prescribed", "amended", "answered")
 REJECT_KIND = "prescription.rejected"
 
 
@@ -55,13 +58,25 @@ def pending_count(session: DbSession) -> int:
         Prescription.verification == "pending", Prescription.status.in_(("active", "on-hold")))) or 0
 
 
+def wrote_it(session: DbSession, actor: Actor, rx: Prescription) -> bool:
+    """Whether the actor wrote any of this prescription: prescribed it, amended it (an in-place
+    amendment keeps the original prescriber) or answered a query on it."""
+    if actor.id is None:
+        return False
+    if rx.prescriber_id == actor.id:
+        return True
+    return session.scalar(select(PrescriptionVersion.id).where(
+        PrescriptionVersion.prescription_id == rx.id, PrescriptionVersion.actor_id == actor.id,
+        PrescriptionVersion.action.in_(AUTHORED)).limit(1)) is not None
+
+
 def _reviewable(session: DbSession, actor: Actor, prescription_id: int,
                 expected_version: int | None) -> Prescription:
     authorize(actor, Perm.PRESCRIPTION_VERIFY)
     rx = get_prescription(session, actor, prescription_id, Perm.PRESCRIPTION_VERIFY)
     _stale(rx, expected_version)
-    if rx.prescriber_id == actor.id:
-        raise Forbidden("You wrote this prescription: another pharmacist must check it.")
+    if wrote_it(session, actor, rx):
+        raise Forbidden("You wrote or changed this prescription: another pharmacist must check it.")
     if rx.verification != "pending" or rx.status not in ("active", "on-hold"):
         raise DomainError(f"This prescription is not waiting for verification ({rx.status}, {rx.verification}).")
     return rx
@@ -80,7 +95,12 @@ def verify(session: DbSession, actor: Actor, prescription_id: int, expected_vers
 
 
 def _link(rx: Prescription) -> str:
-    return f"/prescribing/prescriptions/{rx.id}"
+    """The prescription's page for the notification. Outside a request (the shell, a job, a
+    domain test) url_for has no server to build for, so the route map builds the same path."""
+    if has_request_context():
+        return url_for("prescribing.show_prescription", prescription_id=rx.id)
+    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
+    return adapter.build("prescribing.show_prescription", {"prescription_id": rx.id})
 
 
 def query(session: DbSession, actor: Actor, prescription_id: int, expected_version: int | None,

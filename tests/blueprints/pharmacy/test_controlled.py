@@ -62,3 +62,25 @@ def test_a_witnessed_register_check_records_the_difference(
     assert ok.status_code == 303
     page = client.get(f"/pharmacy/controlled?drug_id={d.id}&location_id={main.id}").get_data(as_text=True)
     assert 'id="cd-balance">17<' in page and "broken ampoule found" in page and witness.full_name in page
+
+
+def test_a_charge_nurse_sees_only_her_own_wards_patients_in_the_register(
+        client: Any, db_session: Any, login_as: Any, make_user: Any) -> None:
+    actor, witness = make_user("pharmacist"), make_user("pharmacist")
+    theirs, hers = factories.ward(db_session, name="Cardiology"), factories.ward(db_session, name="Surgery")
+    elsewhere = factories.admitted(db_session, theirs, factories.patient(db_session, "Hidden", "Harriet"))
+    here = factories.admitted(db_session, hers, factories.patient(db_session, "Shown", "Sam"))
+    d = factories.drug(db_session, "Oxycodone 5 MG Oral Tablet", generic_name="oxycodone",
+                       controlled=True)
+    b = factories.batch(db_session, d, 0, batch_number="CD-OX")
+    ledger.post(db_session, actor, b.id, 20, "receipt", witness=witness)
+    ledger.post(db_session, actor, b.id, -2, "dispense", witness=witness, patient_id=elsewhere.id)
+    ledger.post(db_session, actor, b.id, -1, "dispense", witness=witness, patient_id=here.id)
+    db_session.commit()
+    main = stock.main_location(db_session)
+    login_as("charge_nurse", ward_ids=[hers.id])
+    page = client.get(f"/pharmacy/controlled?drug_id={d.id}&location_id={main.id}").get_data(as_text=True)
+    assert 'id="cd-balance">17<' in page
+    assert "Harriet" not in page and elsewhere.name not in page and elsewhere.mrn not in page
+    assert page.count("patient on another ward") == 1
+    assert here.name in page and here.mrn in page

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.domain.dispensary import ledger
-from app.domain.dispensary.dispensing import today
 from app.domain.dispensary.gs1 import element_string
 from app.domain.dispensary.models import Dispensing, StockMovement
+from app.domain.dispensary.stock import today
 from tests import factories
 from tests.conftest import PASSWORD
 

@@ -42,6 +42,54 @@ def test_the_pharmacist_edits_limits_and_gtin(client: Any, db_session: Any, logi
     assert stale.status_code == 409
 
 
+def _edit_form(drug: Any, **changes: Any) -> dict[str, Any]:
+    data = {"version": drug.version, "drug_class": "penicillins", "pack_gtin": "", "pack_size": "21",
+            "default_dose": "500", "default_frequency": "TID", "max_single_dose": "1000", "max_daily_dose": "3000",
+            "active": "y"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_a_form_with_a_junk_version_is_out_of_date(client: Any, db_session: Any, login_as: Any) -> None:
+    drug = factories.drug(db_session, pack_gtin=None)
+    db_session.commit()
+    login_as("pharmacist")
+    for version in ("x", "", None, "99999999999999999999"):
+        response = client.post_form(f"/pharmacy/formulary/{drug.id}", _edit_form(drug, version=version), htmx=True)
+        assert response.status_code == 409, version
+        assert "out of date" in response.get_data(as_text=True)
+    db_session.refresh(drug)
+    assert drug.pack_size == 21
+
+
+def test_doses_the_columns_cannot_hold_are_422_beside_the_field(client: Any, db_session: Any, login_as: Any) -> None:
+    drug = factories.drug(db_session, pack_gtin=None)
+    db_session.commit()
+    login_as("pharmacist")
+    for field, value, message in [("default_dose", "0.0004", "three decimal places"),
+                                  ("max_daily_dose", "999999999.9999", "impossibly large"),
+                                  ("max_single_dose", "0", "more than zero")]:
+        response = client.post_form(f"/pharmacy/formulary/{drug.id}", _edit_form(drug, **{field: value}), htmx=True)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, (field, value)
+        assert f'id="{field}-error"' in html and message in html, (field, value)
+    db_session.refresh(drug)
+    assert (drug.default_dose, drug.max_daily_dose) == (500, 3000)
+
+
+def test_controlled_status_is_not_changed_with_stock_on_the_shelf(client: Any, db_session: Any, login_as: Any) -> None:
+    drug = factories.drug(db_session, pack_gtin=None)
+    factories.batch(db_session, drug, quantity=40)
+    db_session.commit()
+    login_as("pharmacist")
+    refused = client.post_form(f"/pharmacy/formulary/{drug.id}", _edit_form(drug, controlled="y"), htmx=True)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="controlled-error"' in html
+    assert "40 tablet(s)" in html and "controlled-drug register" in html
+    db_session.refresh(drug)
+    assert not drug.controlled
+
+
 def test_doctors_see_the_drug_but_cannot_edit_it(client: Any, db_session: Any, login_as: Any) -> None:
     drug = factories.drug(db_session)
     db_session.commit()

@@ -81,3 +81,41 @@ def test_reject_needs_a_reason_and_cancels(client: Any, db_session: Any, login_a
 def test_doctors_and_nurses_have_no_worklist(client: Any, db_session: Any, login_as: Any) -> None:
     login_as("doctor")
     assert client.get("/pharmacy/verification").status_code == 403
+
+
+def test_a_decision_from_a_junk_version_is_out_of_date(client: Any, db_session: Any, login_as: Any) -> None:
+    rx = support.write(db_session, support.user(db_session, "doctor"), factories.patient(db_session),
+                       factories.drug(db_session))
+    db_session.commit()
+    login_as("pharmacist")
+    for action, extra in (("verify", {}), ("query", {"message": "Weight?"}), ("reject", {"reason": "Duplicate"})):
+        for version in ("x", "", "99999999999999999999"):
+            response = client.post_form(f"/pharmacy/verification/{rx.id}/{action}", {"version": version, **extra},
+                                        htmx=True)
+            assert response.status_code == 409, (action, version)
+            assert "out of date" in response.get_data(as_text=True)
+    db_session.refresh(rx)
+    assert (rx.status, rx.verification) == ("active", "pending")
+
+
+def test_a_pharmacist_who_amended_a_colleagues_prescription_cannot_verify_it(
+        client: Any, db_session: Any, login_as: Any) -> None:
+    drug = factories.drug(db_session)
+    rx = support.write(db_session, support.user(db_session, "doctor"), factories.patient(db_session), drug)
+    db_session.commit()
+    dual = login_as(["doctor", "pharmacist"])
+    changed = client.post_form(f"/prescribing/prescriptions/{rx.id}/change",
+                               {"drug_id": drug.id, "dose": "1000", "dose_unit": "mg", "frequency": "TID",
+                                "duration_days": "5", "priority": "routine", "version": rx.version}, htmx=True)
+    assert changed.status_code == 200
+    db_session.refresh(rx)
+    assert (rx.dose, rx.prescriber_id == dual.id) == (1000, False)
+    review = client.get(f"/pharmacy/verification/{rx.id}").get_data(as_text=True)
+    assert "You wrote or changed this prescription" in review and 'id="verify-button"' not in review
+    for action, extra in (("verify", {}), ("query", {"message": "Weight?"}), ("reject", {"reason": "Duplicate"})):
+        refused = client.post_form(f"/pharmacy/verification/{rx.id}/{action}", {"version": rx.version, **extra},
+                                   htmx=True)
+        assert refused.status_code == 403, action
+        assert "another pharmacist must check it" in refused.get_data(as_text=True)
+    db_session.refresh(rx)
+    assert rx.verification == "pending" and rx.verified_by_id is None

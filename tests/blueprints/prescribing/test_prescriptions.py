@@ -178,3 +178,73 @@ def test_the_chart_links_to_medicines(client: Any, db_session: Any, login_as: An
     client.post_form("/logout")
     login_as("reception")
     assert 'id="medicines-link"' not in client.get(f"/patients/{p.id}").get_data(as_text=True)
+
+
+def test_the_form_and_safety_addresses_opened_without_htmx_lead_to_their_page(
+        client: Any, db_session: Any, login_as: Any) -> None:
+    p = factories.patient(db_session)
+    drug = factories.drug(db_session)
+    doctor = login_as("doctor")
+    rx = support.write(db_session, doctor, p, drug)
+    db_session.commit()
+    for url in (f"/prescribing/patients/{p.id}/safety?drug_id={drug.id}&dose=500&dose_unit=mg&frequency=TID",
+                f"/prescribing/patients/{p.id}/new-form?picked=1&drug_id={drug.id}"):
+        response = client.get(url)
+        assert response.status_code == 303, url
+        assert response.headers["Location"].endswith(f"/prescribing/patients/{p.id}")
+        page = client.get(response.headers["Location"])
+        assert page.status_code == 200 and "New prescription" in page.get_data(as_text=True)
+    changing = client.get(f"/prescribing/patients/{p.id}/new-form?replacing={rx.id}")
+    assert changing.status_code == 303
+    assert changing.headers["Location"].endswith(f"/prescribing/prescriptions/{rx.id}/change")
+
+
+def test_a_junk_replacing_id_is_ignored_not_an_error(client: Any, db_session: Any, login_as: Any) -> None:
+    p = factories.patient(db_session)
+    drug = factories.drug(db_session)
+    db_session.commit()
+    login_as("doctor")
+    for junk in ("99999999999999999999", "-1", "x", "²"):
+        query = f"drug_id={drug.id}&dose=2000&dose_unit=mg&frequency=TID&replacing={junk}"
+        live = client.get_htmx(f"/prescribing/patients/{p.id}/safety?{query}")
+        assert live.status_code == 200 and "above the maximum" in live.get_data(as_text=True), junk
+        form = client.get_htmx(f"/prescribing/patients/{p.id}/new-form?{query}")
+        html = form.get_data(as_text=True)
+        assert form.status_code == 200 and html.lstrip().startswith('<form id="rx-form"'), junk
+        assert ">Prescribe</button>" in html
+
+
+def test_forms_with_a_junk_version_are_out_of_date(client: Any, db_session: Any, login_as: Any) -> None:
+    p = factories.patient(db_session)
+    drug = factories.drug(db_session)
+    doctor = login_as("doctor")
+    rx = support.write(db_session, doctor, p, drug)
+    verification.query(db_session, support.user(db_session, "pharmacist"), rx.id, rx.version, "Weight?")
+    db_session.commit()
+    for version in ("x", "", "99999999999999999999"):
+        held = client.post_form(f"/prescribing/prescriptions/{rx.id}/status",
+                                {"action": "held", "version": version, "reason": "Nil by mouth"}, htmx=True)
+        answered = client.post_form(f"/prescribing/prescriptions/{rx.id}/answer",
+                                    {"version": version, "answer": "72 kg"}, htmx=True)
+        changed = client.post_form(f"/prescribing/prescriptions/{rx.id}/change",
+                                   {**FORM, "drug_id": drug.id, "dose": "250", "version": version}, htmx=True)
+        for response in (held, answered, changed):
+            assert response.status_code == 409, (version, response.request.path)
+            assert "out of date" in response.get_data(as_text=True)
+    db_session.refresh(rx)
+    assert (rx.status, rx.verification, rx.dose) == ("active", "queried", 500)
+
+
+def test_a_dose_in_a_unit_the_maximum_cannot_check_is_refused(client: Any, db_session: Any, login_as: Any) -> None:
+    p = factories.patient(db_session)
+    drug = factories.drug(db_session, dose_per_stock_unit=None)
+    db_session.commit()
+    login_as("doctor")
+    form = client.get_htmx(f"/prescribing/patients/{p.id}/new-form?picked=1&drug_id={drug.id}").get_data(as_text=True)
+    assert 'value="mg"' in form and 'value="tablet"' not in form
+    refused = client.post_form(f"/prescribing/patients/{p.id}/prescriptions",
+                               {**FORM, "drug_id": drug.id, "dose": "1000", "dose_unit": "tablet"}, htmx=True)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="dose_unit-error"' in html
+    assert "cannot be checked against this drug" in html
+    assert _rx(db_session, p.id) == []

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.core.audit import AuditEvent
 from app.core.errors import DomainError
-from app.domain.dispensary import adjustments, ledger
+from app.domain.dispensary import adjustments, ledger, stock
 from tests import factories
 from tests.domain.dispensary.inventory_support import ledger_sum, movements
 
@@ -38,6 +38,8 @@ def test_a_count_correction_can_add_stock(db_session: Any, make_user: Any) -> No
     (0, "breakage", "", "quantity"),
     (-1, "lost", "", "reason"),
     (-1, "other", "  ", "note"),
+    (stock.MAX_STOCK_QUANTITY + 1, "count_correction", "", "quantity"),
+    (3_000_000_000, "count_correction", "", "quantity"),  # beyond the database's integer
 ])
 def test_bad_adjustments_are_refused_beside_the_field(
         db_session: Any, make_user: Any, quantity: int, reason: str, note: str, field: str) -> None:

@@ -101,3 +101,24 @@ def test_a_cupboard_check_records_a_discrepancy_as_a_witnessed_count(db_session:
     assert "incident reported" in (last.entry.note or "") and last.entry.witness_id == witness.id
     assert len(db_session.scalars(select(ControlledDrugCheck)).all()) == 2
     assert counts.reconcile(db_session, main.id) == []
+
+
+def test_the_register_names_only_patients_the_reader_may_see(db_session: Any, make_user: Any) -> None:
+    pharmacist, witness = make_user("pharmacist"), make_user("nurse")
+    ward, other = factories.ward(db_session), factories.ward(db_session)
+    patient = factories.admitted(db_session, ward)
+    d = _morphine(db_session)
+    b = factories.batch(db_session, d, 0)
+    ledger.post(db_session, pharmacist, b.id, 10, "receipt", witness=witness)
+    ledger.post(db_session, pharmacist, b.id, -1, "dispense", witness=witness, patient_id=patient.id)
+
+    def last_for(reader: Any) -> Any:
+        return controlled.register(db_session, reader, d.id, b.location_id)[-1]
+
+    assert last_for(pharmacist).patient is patient
+    on_ward = last_for(make_user("charge_nurse", [ward.id]))
+    assert on_ward.patient is patient and not on_ward.patient_hidden
+    off_ward = last_for(make_user("charge_nurse", [other.id]))
+    assert off_ward.patient is None and off_ward.patient_hidden
+    assert off_ward.entry.quantity == -1 and off_ward.entry.balance_after == 9
+    assert not controlled.register(db_session, pharmacist, d.id, b.location_id)[0].patient_hidden

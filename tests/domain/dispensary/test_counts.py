@@ -53,14 +53,28 @@ def test_a_count_corrects_the_shelf_through_the_ledger(db_session: Any, make_use
         counts.record_counted(db_session, pharmacist, count.id, {lines[a.id].id: 5})
 
 
-def test_a_negative_count_is_refused(db_session: Any, make_user: Any) -> None:
+@pytest.mark.parametrize("figure", [-1, stock.MAX_STOCK_QUANTITY + 1])
+def test_an_impossible_count_is_refused(db_session: Any, make_user: Any, figure: int) -> None:
     pharmacist = make_user("pharmacist")
     b = factories.batch(db_session, factories.drug(db_session), 5)
     count = counts.open_count(db_session, pharmacist, b.location_id)
     line = next(x for x in count.lines if x.batch_id == b.id)
     with pytest.raises(DomainError) as refused:
-        counts.record_counted(db_session, pharmacist, count.id, {line.id: -1})
+        counts.record_counted(db_session, pharmacist, count.id, {line.id: figure})
     assert refused.value.field == f"line-{line.id}"
+
+
+def test_the_person_closing_a_count_does_not_witness_it(db_session: Any, make_user: Any) -> None:
+    pharmacist, witness = make_user("pharmacist"), make_user("nurse")
+    ward = stock.ward_location(db_session, factories.ward(db_session).id)
+    b = factories.batch(db_session, factories.drug(db_session), 5, location=ward)
+    count = counts.open_count(db_session, pharmacist, ward.id)
+    counts.record_counted(db_session, pharmacist, count.id, {line.id: 4 for line in count.lines})
+    with pytest.raises(DomainError) as refused:
+        counts.close_count(db_session, pharmacist, count.id, reason="one short", witness=pharmacist)
+    assert refused.value.field == "witness" and count.status == "open" and b.quantity == 5
+    counts.close_count(db_session, pharmacist, count.id, reason="one short", witness=witness)
+    assert (count.status, count.witness_id, b.quantity) == ("closed", witness.id, 4)
 
 
 def test_reconcile_names_a_batch_whose_quantity_was_changed_behind_the_ledger(db_session: Any) -> None:

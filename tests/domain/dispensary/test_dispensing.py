@@ -15,9 +15,10 @@ from app.core.audit import AuditEvent
 from app.core.errors import Conflict, DomainError
 from app.core.identifiers import luhn_valid
 from app.domain.dispensary import ledger
-from app.domain.dispensary.dispensing import dispense, plan_picks, suggested_quantity, today
+from app.domain.dispensary.dispensing import dispense, suggested_quantity
 from app.domain.dispensary.gs1 import element_string
 from app.domain.dispensary.models import ControlledDrugEntry, Dispensing, StockMovement
+from app.domain.dispensary.stock import plan_picks, today
 from app.domain.identity.models import User
 from tests import factories
 

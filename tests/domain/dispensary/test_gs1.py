@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum import ean
 
@@ -49,6 +49,12 @@ def test_wrong_gtin_check_digit_is_refused_on_the_scan_field() -> None:
     (f"01{GTIN}17260231", "not a real date"),  # 31 February
     ("1726123110AB", "no GTIN"),
     ("x" * 300, "too long"),
+    ("]", "Not a medicine pack"),  # a symbology identifier cut short
+    ("]d", "no GTIN"),
+    ("(01)", "Not a medicine pack"),
+    ("\x1d", "no GTIN"),
+    ("(17)991399", "not a real date"),
+    ("1" * 500, "too long"),
 ])
 def test_bad_codes_get_a_clear_refusal(text: str, words: str) -> None:
     with pytest.raises(DomainError) as exc:
@@ -68,3 +74,31 @@ def test_what_we_print_we_read_back(gtin: str, expiry: date, batch: str, serial:
                                     symbology: bool) -> None:
     code = parse_pack_code(element_string(gtin, expiry, batch, serial, symbology=symbology))
     assert (code.gtin, code.expiry, code.batch, code.serial) == (gtin, expiry, batch, serial)
+
+
+# What a scanner, a keyboard or a paste can put in the field: GS1-ish characters (digits,
+# parentheses, the "]d2" prefix, separators and their aliases) as well as any text at all.
+scanner_noise = st.one_of(
+    st.text(),
+    st.text(alphabet="0123456789()]dCQeE\x1d{}GS<>[]~|\\x-./ A", max_size=60),
+    st.lists(st.sampled_from(["]d2", "]", "(01)", "(17)", "(10)", "(21)", "01", "17", "10", "21",
+                              GS, "{GS}", GTIN, "991399", "261231", "00", "AB"]),
+             max_size=8).map("".join),
+)
+
+
+@settings(max_examples=500)
+@given(scanner_noise)
+@example("]")
+@example("]d")
+@example("(01)")
+@example(GS)
+@example("(17)991399")
+@example("9" * 500)
+def test_anything_typed_is_read_or_refused_on_the_scan_field(text: str) -> None:
+    try:
+        code = parse_pack_code(text)
+    except DomainError as exc:
+        assert exc.field == "scan" and exc.status_code == 422
+    else:
+        assert len(code.gtin) == 14 and code.gtin.isdigit()

@@ -22,13 +22,17 @@ from app.extensions import db
 from tests import factories
 from tests.conftest import make_app, run_together
 
-pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
-                                reason="row locks: PostgreSQL (TEST_DATABASE_URL)")
+# As the other PostgreSQL-only races (tests/domain/scheduling/test_booking_concurrency.py): they
+# skip in the SQLite pass and run in the PostgreSQL one (TEST_DATABASE_URL=postgresql://...).
+ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="row locks: runs in the PostgreSQL pass")
 
 
 @pytest.fixture(scope="module")
 def committed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = make_app(tmp_path_factory.mktemp("labels"), name="labels")
+    with app.app_context():
+        assert db.engine.dialect.name == "postgresql"
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -71,6 +71,7 @@ def test_the_same_batch_again_tops_it_up_but_a_different_expiry_is_refused(
     ({"unit_cost": None}, "lines-0-unit_cost"),
     ({"batch_number": "  "}, "lines-0-batch_number"),
     ({"drug_id": None}, "lines-0-drug_id"),
+    ({"quantity": stock.MAX_STOCK_QUANTITY + 1}, "lines-0-quantity"),
 ])
 def test_bad_lines_are_refused_beside_their_field_and_nothing_is_written(
         db_session: Any, make_user: Any, change: dict[str, Any], field: str) -> None:
@@ -132,6 +133,11 @@ def test_controlled_drugs_need_a_witness_and_go_on_the_register(db_session: Any,
         receiving.receive_goods(db_session, pharmacist, supplier="A", delivery_reference="CD1",
                                 lines=[_line(morphine)])
     assert refused.value.field == "witness"
+    with pytest.raises(DomainError) as self_witnessed:
+        receiving.receive_goods(db_session, pharmacist, supplier="A", delivery_reference="CD1",
+                                lines=[_line(morphine)], witness=pharmacist)
+    assert self_witnessed.value.field == "witness" and "other than you" in self_witnessed.value.message
+    assert db_session.scalar(select(StockBatch.id).where(StockBatch.drug_id == morphine.id)) is None
     receiving.receive_goods(db_session, pharmacist, supplier="A", delivery_reference="CD1",
                             lines=[_line(morphine, quantity=100)], witness=witness)
     main = stock.main_location(db_session)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from app.core import events
 from app.core.errors import DomainError
 from app.domain.dispensary import ledger
-from app.domain.dispensary.dispensing import dispense, return_to_stock, today
+from app.domain.dispensary.dispensing import dispense, return_to_stock
 from app.domain.dispensary.models import StockMovement
+from app.domain.dispensary.stock import today
 from app.domain.identity.models import User
 from tests import factories
 

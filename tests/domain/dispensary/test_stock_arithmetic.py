@@ -71,8 +71,9 @@ def test_dispensing_and_returns_keep_ledger_shelf_and_supplies_in_step(
     from datetime import timedelta
 
     from app.core.errors import DomainError
-    from app.domain.dispensary.dispensing import dispense, return_to_stock, today
+    from app.domain.dispensary.dispensing import dispense, return_to_stock
     from app.domain.dispensary.models import Dispensing
+    from app.domain.dispensary.stock import today
 
     pharmacist = make_pharmacist
     savepoint = db_session.begin_nested()

@@ -80,7 +80,9 @@ doses = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("20000"), plac
     code=st.sampled_from(sorted(DEFAULT_ADMINISTRATION_TIMES)), prn=st.booleans(),
     interval=st.none() | st.integers(1, 48 * 60), max_doses=st.none() | st.integers(1, 24),
     days=st.none() | st.integers(1, 365),
-    instructions=st.none() | st.text(st.characters(categories=["L", "Zs"]), max_size=40),
+    # Free text that itself says "None" would look like a missing value leaking into the sentence.
+    instructions=st.none() | st.text(st.characters(categories=["L", "Zs"]), max_size=40)
+    .filter(lambda t: "none" not in t.lower()),
     stock=st.sampled_from([None, "tablet", "capsule", "mL", "inhaler"]),
     per=st.none() | st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("5000"), places=4),
 )

@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from app.core.audit import AuditEvent
 from app.core.errors import Conflict, DomainError, Forbidden
 from app.core.security import SYSTEM, Perm, SystemActor
+from app.domain.dispensary import ledger
 from app.domain.formulary import services as formulary
 from app.domain.formulary.models import Drug
 from tests import factories
+from tests.domain.prescribing import support
 
 SEED = formulary.default_seed_path
 
@@ -91,7 +93,9 @@ def test_the_pharmacist_edits_a_drug_with_a_valid_gtin_and_it_is_audited(app: An
     ("pack_gtin", "12345", "digits"),
     ("default_frequency", "FORTNIGHTLY", "frequency"),
     ("max_single_dose", Decimal("5000"), "daily"),
-    ("default_dose", Decimal("-1"), "positive"),
+    ("default_dose", Decimal("-1"), "more than zero"),
+    ("default_dose", Decimal("0.0004"), "three decimal places"),
+    ("max_daily_dose", Decimal("999999999.9999"), "impossibly large"),
     ("pack_size", 0, "Pack size"),
 ])
 def test_bad_drug_edits_are_refused_beside_the_field(app: Any, db_session: Any, field: str, value: Any,
@@ -100,6 +104,25 @@ def test_bad_drug_edits_are_refused_beside_the_field(app: Any, db_session: Any, 
     with pytest.raises(DomainError) as caught:
         formulary.update_drug(db_session, SYSTEM, drug.id, drug.version, _edit(drug, **{field: value}))
     assert caught.value.field == field and message in caught.value.message
+
+
+def test_controlled_status_cannot_change_while_stock_is_on_hand(app: Any, db_session: Any) -> None:
+    drug = factories.drug(db_session)
+    stock = factories.batch(db_session, drug, quantity=30)
+    with pytest.raises(DomainError) as caught:
+        formulary.update_drug(db_session, SYSTEM, drug.id, drug.version, _edit(drug, controlled=True))
+    assert caught.value.field == "controlled"
+    assert "30 tablet(s)" in caught.value.message and "register" in caught.value.message
+    assert not drug.controlled
+    ledger.post(db_session, SYSTEM, stock.id, -30, "adjustment", reason="destroyed")
+    formulary.update_drug(db_session, SYSTEM, drug.id, drug.version, _edit(drug, controlled=True))
+    assert drug.controlled
+    more = factories.batch(db_session, drug, quantity=0)
+    ledger.post(db_session, support.user(db_session, "pharmacist"), more.id, 5, "receipt",
+                witness=support.user(db_session, "pharmacist"))
+    with pytest.raises(DomainError) as caught:
+        formulary.update_drug(db_session, SYSTEM, drug.id, drug.version, _edit(drug, controlled=False))
+    assert caught.value.field == "controlled" and drug.controlled
 
 
 def test_a_gtin_belongs_to_one_drug_and_stale_edits_are_refused(app: Any, db_session: Any) -> None:

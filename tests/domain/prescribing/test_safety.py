@@ -73,6 +73,13 @@ def test_doses_in_tablets_are_compared_in_mg(tablets: int) -> None:
     assert bool(findings) == (tablets * 500 > 1000)
 
 
+@given(tablets=st.integers(min_value=1, max_value=99999))
+def test_a_dose_that_cannot_be_converted_is_never_waved_through(tablets: int) -> None:
+    findings = safety.dose_findings(Decimal(tablets), "tablet", "QD", None, _drug(dose_per_stock_unit=None), TABLE)
+    assert [f.check for f in findings] == ["max_dose"]
+    assert "cannot be checked against the maximum in mg" in findings[0].detail
+
+
 def test_no_limit_means_no_dose_check() -> None:
     assert safety.dose_findings(Decimal(99999), "mg", "QID", None,
                                 _drug(max_single_dose=None, max_daily_dose=None), TABLE) == []

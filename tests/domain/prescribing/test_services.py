@@ -64,6 +64,20 @@ def test_an_admitted_patient_gets_an_inpatient_prescription_on_their_stay(app: A
     assert rx.setting == "inpatient" and rx.encounter_id is not None and rx.quantity is None
 
 
+def test_a_unit_the_maximum_cannot_be_checked_in_is_refused(app: Any, db_session: Any) -> None:
+    doctor = support.user(db_session, "doctor")
+    p = factories.patient(db_session)
+    drug = factories.drug(db_session, dose_per_stock_unit=None)
+    with pytest.raises(prescribing.OrderInvalid) as caught:
+        support.write(db_session, doctor, p, drug, dose="1000", dose_unit="tablet")
+    assert "cannot be checked against this drug's maximum" in caught.value.errors["dose_unit"]
+    assert prescribing.dose_units(drug) == ["mg"]
+    unlimited = factories.drug(db_session, dose_per_stock_unit=None, max_single_dose=None, max_daily_dose=None,
+                               default_dose=None)
+    rx = support.write(db_session, doctor, p, unlimited, dose="2", dose_unit="tablet", quantity=30)
+    assert (rx.dose, rx.dose_unit) == (2, "tablet")
+
+
 @pytest.mark.parametrize(("changes", "field"), [
     ({"dose": "0"}, "dose"), ({"dose": "-2"}, "dose"), ({"dose": "NaN"}, "dose"), ({"dose": "lots"}, "dose"),
     ({"dose": "5000000"}, "dose"), ({"frequency": "Q5MIN"}, "frequency"), ({"dose_unit": "mL"}, "dose_unit"),

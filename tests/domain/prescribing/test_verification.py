@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -55,6 +56,48 @@ def test_a_pharmacist_cannot_verify_their_own_prescription(app: Any, db_session:
     with pytest.raises(Forbidden):
         verification.verify(db_session, dual, rx.id, rx.version)
     verification.verify(db_session, support.user(db_session, "pharmacist"), rx.id, rx.version)
+
+
+_duals = itertools.count(1)
+
+
+def _dual(db_session: Any) -> Any:
+    """A doctor who is also a pharmacist."""
+    user, _ = identity.create_user(db_session, SYSTEM, username=f"rxdual{next(_duals)}", full_name="Dual Role",
+                                   roles=["doctor", "pharmacist"], ward_ids=[], password="correct horse battery")
+    return user
+
+
+def test_whoever_amended_or_answered_it_cannot_verify_query_or_reject_it(app: Any, db_session: Any) -> None:
+    doctor, pharmacist, p, drug = _setup(db_session)
+    amended = support.write(db_session, doctor, p, drug)
+    dual = _dual(db_session)
+    prescribing.change_prescription(db_session, dual, amended.id, amended.version,
+                                    support.order(drug, dose="250"), reason="Renal dose")
+    assert amended.prescriber_id == doctor.id  # amended in place: still the colleague's
+    for decide in (lambda: verification.verify(db_session, dual, amended.id, amended.version),
+                   lambda: verification.query(db_session, dual, amended.id, amended.version, "Why 250?"),
+                   lambda: verification.reject(db_session, dual, amended.id, amended.version, "Too low")):
+        with pytest.raises(Forbidden, match="wrote or changed"):
+            decide()
+    assert amended.verification == "pending"
+    answered = support.write(db_session, doctor, factories.patient(db_session), drug)
+    verification.query(db_session, pharmacist, answered.id, answered.version, "Weight?")
+    prescribing.answer_query(db_session, dual, answered.id, answered.version, "72 kg")
+    with pytest.raises(Forbidden):
+        verification.verify(db_session, dual, answered.id, answered.version)
+    verification.verify(db_session, pharmacist, amended.id, amended.version)
+    verification.verify(db_session, pharmacist, answered.id, answered.version)
+    assert (amended.verification, answered.verification) == ("verified", "verified")
+
+
+def test_a_query_links_to_the_prescription_page(app: Any, db_session: Any) -> None:
+    doctor, pharmacist, p, drug = _setup(db_session)
+    rx = support.write(db_session, doctor, p, drug)
+    verification.query(db_session, pharmacist, rx.id, rx.version, "Weight?")
+    note = db_session.scalar(select(Notification).where(Notification.kind == verification.QUERY_KIND,
+                                                        Notification.link.like(f"%/{rx.id}")))
+    assert note is not None and note.link == f"/prescribing/prescriptions/{rx.id}"
 
 
 def test_doctors_cannot_verify(app: Any, db_session: Any) -> None:
