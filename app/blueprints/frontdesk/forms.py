@@ -6,21 +6,13 @@ from wtforms import DateField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.core.web import day_in_range, parse_id
-
-
-def _id_choice(value: object) -> int:
-    """SelectField coerce: an id, or ValueError (a field error) for anything else."""
-    parsed = parse_id(value)
-    if parsed is None:
-        raise ValueError(value)
-    return parsed
+from app.core.web import coerce_id, day_in_range
 
 
 class WalkInForm(FlaskForm):
     mrn = StringField(_l("Patient MRN"), validators=[DataRequired(_l("Enter or scan the patient's MRN.")),
                                                      Length(max=16)])
-    clinic_id = SelectField(_l("Clinic"), coerce=_id_choice, choices=[],
+    clinic_id = SelectField(_l("Clinic"), coerce=coerce_id, choices=[],
                             validate_choice=False)  # the domain says which clinics are open
 
 

@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
-from app.core.web import DAY_MAX, DAY_MIN, parse_day, parse_id
+from app.core.web import DAY_MAX, DAY_MIN, optional_id, parse_day
 
 
 def _within_days(form: Form, field: Field) -> None:
@@ -37,14 +37,10 @@ def _within_days(form: Form, field: Field) -> None:
                                 first=DAY_MIN.isoformat(), last=DAY_MAX.isoformat()))
 
 
-def _optional_id(value: object) -> int | None:
-    return parse_id(value) if value not in (None, "") else None
-
-
 class PrescriptionForm(FlaskForm):
     version = HiddenField()
     drug_q = StringField(_l("Find a drug"), validators=[Optional(), Length(max=100)])
-    drug_id = SelectField(_l("Drug"), coerce=_optional_id, choices=[], validate_choice=False)
+    drug_id = SelectField(_l("Drug"), coerce=optional_id, choices=[], validate_choice=False)
     dose = StringField(_l("Dose"), validators=[Length(max=30)])
     dose_unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
     route = StringField(_l("Route"), validators=[Optional(), Length(max=40)])
