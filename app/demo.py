@@ -12,6 +12,7 @@ from datetime import date
 from faker import Faker
 from flask import current_app
 from sqlalchemy import func, select
+from stdnum import ean
 
 from app.core.db import DbSession
 from app.core.security import ROLES, SystemActor
@@ -318,6 +319,13 @@ def _seed_pharmacy_stock(session: DbSession) -> None:
     drugs = drugs[:6]
     if not drugs:
         return
+    # The seed file has no pack barcodes: give the stocked drugs demo GTIN-14s (GS1 prefix 952,
+    # the one GS1 keeps for demonstrations) so a pack can be scanned at dispensing.
+    for n, drug in enumerate(drugs, start=1):
+        if drug.pack_gtin is None:
+            body = f"0952{drug.id:05d}{n:04d}"[:13]
+            drug.pack_gtin = body + ean.calc_check_digit(body)
+    session.flush()
     pharmacist = session.scalar(select(User).where(User.username == "pharmacist"))
     witness = session.scalar(select(User).where(User.username == "charge_nurse"))
     today = stock.today()

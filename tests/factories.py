@@ -47,7 +47,7 @@ def admitted(session: Any, w: Ward, p: Patient | None = None) -> Patient:
 def _gtin14(n: int) -> str:
     from stdnum import ean
 
-    body = f"0950{n:09d}"  # indicator 0, a made-up 95x company prefix
+    body = f"0952{n:09d}"  # indicator 0, GS1 prefix 952: for demonstrations and examples
     return body + ean.calc_check_digit(body)
 
 

@@ -186,8 +186,12 @@ def can(actor: Actor, perm: Perm, obj: Any = None) -> bool:
 
 def authorize(actor: Actor, perm: Perm, obj: Any = None) -> None:
     """Raise Forbidden unless `actor` may do `perm` (to `obj`, within its scope)."""
+    if not actor.has_perm(perm):
+        raise Forbidden(f"{actor.label} may not do this: it needs the \"{perm}\" permission, "
+                        "which your role does not give.")
     if not can(actor, perm, obj):
-        raise Forbidden(f"{actor.label} may not {perm}")
+        raise Forbidden(f"{actor.label} may not open this record: it is outside your access (ward "
+                        "staff see the patients on their own wards).")
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -58,7 +58,8 @@ def _prescription(prescription_id: int) -> Prescription:
 
 def _dispense_form(rx: Prescription, formdata: Any = None) -> DispenseForm:
     form = DispenseForm(formdata=formdata) if formdata is not None else DispenseForm(formdata=None)
-    form.location_id.choices = [SelectChoice(loc.id, loc.name) for loc in stock.locations(db.session)]
+    form.location_id.choices = [SelectChoice(loc.id, loc.name)
+                                for loc in stock.locations(db.session, holding_drug_id=rx.drug_id)]
     if formdata is None:
         form.quantity.data = service.suggested_quantity(db.session, rx)
         form.location_id.data = stock.main_location_id(db.session)

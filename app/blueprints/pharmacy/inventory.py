@@ -170,7 +170,7 @@ def _transfer_form(formdata: Any = None) -> TransferForm:
         SelectChoice(w.id, w.name) for w in db.session.scalars(select(Ward).order_by(Ward.name))]
     usable = stock.transferable_batches(db.session, current_user)
     form.batch_id.choices = [SelectChoice(0, _("First to expire (automatic)"))] + [
-        SelectChoice(b.id, f"{b.drug.name} · {b.batch_number} · {b.expiry:%d/%m/%Y} · {b.quantity}")
+        SelectChoice(b.id, f"{b.drug.name} · {b.batch_number} · {b.expiry:%d %b %Y} · {b.quantity}")
         for b in usable]
     return form
 

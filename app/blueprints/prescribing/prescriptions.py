@@ -3,6 +3,7 @@ prescription's detail, history and actions (hold, resume, stop, cancel, change, 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +30,7 @@ from app.core.web import parse_id, parse_version
 from app.domain.formulary import services as formulary
 from app.domain.formulary.models import Drug
 from app.domain.patients import services as patients
-from app.domain.prescribing import safety
+from app.domain.prescribing import documents, safety
 from app.domain.prescribing import services as prescribing
 from app.domain.prescribing.models import Prescription
 from app.extensions import db
@@ -229,6 +230,7 @@ def _detail_context(rx: Prescription, **extra: Any) -> dict[str, Any]:
                                          .order_by(Prescription.id).limit(1)),
         "status_actions": STATUS_ACTIONS, "may_prescribe": can(current_user, Perm.PRESCRIBE),
         "may_verify": can(current_user, Perm.PRESCRIPTION_VERIFY), "may_dispense": can(current_user, Perm.DISPENSE),
+        "may_print": documents.may_print(current_user),
         "frequency_label": current_app.config["ADMINISTRATION_TIMES"].get(rx.frequency, {}).get("label", rx.frequency),
     }
     context.setdefault("status_form", StatusForm(formdata=None, data={"version": str(rx.version)}))
@@ -318,6 +320,12 @@ def change_prescription(prescription_id: int) -> Response:
         tz = clock.hospital_timezone()
         form.start.data = utc_to_local(rx.start_at if rx.verification != "verified" else clock.now(), tz)
         form.stop.data = utc_to_local(rx.stop_at, tz) if rx.duration_days is None else None
+        if rx.verification == "verified" and rx.duration_days:
+            # The replacement carries on the course: it ends when the one it replaces would.
+            course_end = rx.start_at + timedelta(days=rx.duration_days)
+            if course_end > clock.now():
+                form.duration_days.data = None
+                form.stop.data = utc_to_local(course_end, tz)
         return render("prescribing/change.html", rx=rx, patient=rx.patient, today=clock.hospital_today(),
                       **_form_context(rx.patient_id, form, replacing=rx))
     form = PrescriptionForm()

@@ -114,24 +114,49 @@ def supplied_net(session: DbSession, prescription_id: int) -> int:
         .where(Dispensing.prescription_id == prescription_id)) or 0)
 
 
-def suggested_quantity(session: DbSession, rx: Prescription) -> int:
-    """What the form proposes: the rest of an outpatient quantity, else dose x frequency x
-    duration in the drug's stock units."""
+OPEN_ENDED_SUPPLY_DAYS = 28  # the most one supply of an open-ended prescription may cover
+
+
+def _course(session: DbSession, rx: Prescription, days_if_open: int) -> tuple[Drug, int]:
+    """The drug, and the stock units the course needs (dose x doses a day x days), taking
+    `days_if_open` days when the prescription gives neither a duration nor a stop."""
     drug = session.get(Drug, rx.drug_id)
     assert drug is not None
-    if rx.setting == "outpatient" and rx.quantity:
-        return max(rx.quantity - supplied_net(session, rx.id), 0)
     table = current_app.config["ADMINISTRATION_TIMES"]
     try:
         per_day = rules.doses_per_day(rx.frequency, table, rx.prn_max_daily_doses)
     except ValueError:
         per_day = 1
-    days = rules.treatment_days(rx.start_at, rx.stop_at, rx.duration_days,
-                                int(current_app.config.get("DISPENSING_DEFAULT_DAYS", DEFAULT_SUPPLY_DAYS)))
+    days = rules.treatment_days(rx.start_at, rx.stop_at, rx.duration_days, days_if_open)
     dose_per_stock_unit = drug.dose_per_stock_unit if rx.dose_unit == drug.dose_unit else None
-    return rules.suggested_quantity(
+    return drug, rules.suggested_quantity(
         outpatient_quantity=None, dose=rx.dose, dose_per_stock_unit=dose_per_stock_unit,
         doses_a_day=per_day, days=days, single_dose=rx.frequency.upper() == "STAT")
+
+
+def suggested_quantity(session: DbSession, rx: Prescription) -> int:
+    """What the form proposes: the rest of an outpatient quantity, else dose x frequency x
+    duration in the drug's stock units."""
+    if rx.setting == "outpatient" and rx.quantity:
+        return max(rx.quantity - supplied_net(session, rx.id), 0)
+    default_days = int(current_app.config.get("DISPENSING_DEFAULT_DAYS", DEFAULT_SUPPLY_DAYS))
+    return _course(session, rx, default_days)[1]
+
+
+def supply_limit(session: DbSession, rx: Prescription) -> tuple[int, str]:
+    """The most that may be supplied now, and why: the rest of an outpatient quantity; else the
+    rest of the course in whole packs; else (no duration, no stop) one supply of at most
+    OPEN_ENDED_SUPPLY_DAYS days in whole packs."""
+    if rx.setting == "outpatient" and rx.quantity:
+        supplied = supplied_net(session, rx.id)
+        return rx.quantity - supplied, f"{rx.quantity} prescribed, {supplied} supplied"
+    open_ended = not rx.duration_days and rx.stop_at is None and rx.frequency.upper() != "STAT"
+    drug, course = _course(session, rx, OPEN_ENDED_SUPPLY_DAYS)
+    packs = rules.whole_packs(course, drug.pack_size)
+    if open_ended:
+        return packs, f"{OPEN_ENDED_SUPPLY_DAYS} days' supply in whole packs"
+    supplied = supplied_net(session, rx.id)
+    return packs - supplied, f"the course needs {packs} in whole packs, {supplied} supplied"
 
 
 # --- picking ---------------------------------------------------------------------------------
@@ -218,15 +243,13 @@ def dispense(
         raise DomainError(f"Enter at most {MAX_QUANTITY}.", field="quantity")
     location_id = _location_id(session, location_id)
     drug = rx.drug
-    if rx.setting == "outpatient" and rx.quantity:
-        # An outpatient prescription names the whole supply: never more than the prescriber wrote.
-        rest = rx.quantity - supplied_net(session, rx.id)
-        if rest <= 0:
-            raise Conflict(f"Prescription {rx.number} has been supplied in full ({rx.quantity} "
-                           f"{drug.stock_unit}).")
-        if quantity > rest:
-            raise DomainError(f"Prescription {rx.number} allows {rest} more {drug.stock_unit} "
-                              f"({rx.quantity} prescribed); {quantity} asked.", field="quantity")
+    # Never more than the prescription needs: a typo of 1000 for 10 must not empty the shelf.
+    limit, why = supply_limit(session, rx)
+    if limit <= 0:
+        raise Conflict(f"Prescription {rx.number} has been supplied in full ({why}).")
+    if quantity > limit:
+        raise DomainError(f"Prescription {rx.number} allows at most {limit} {drug.stock_unit} now "
+                          f"({why}); {quantity} asked.", field="quantity")
     if drug.controlled and witness is None:
         raise DomainError(f"{drug.name} is a controlled drug: a second person must witness.",
                           field="witness")

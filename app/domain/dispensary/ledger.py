@@ -89,8 +89,8 @@ def post(
     if balance is None:
         session.refresh(batch, ["quantity"])
         raise StockShort(
-            f"Batch {batch.batch_number} holds {batch.quantity} {drug.stock_unit}; "
-            f"{-quantity} needed.", field=field)
+            f"Cannot take {-quantity} {drug.stock_unit} from batch {batch.batch_number}: it holds "
+            f"only {batch.quantity}.", field=field)
     # The UPDATE returned the new quantity: tell the loaded batch without another round trip.
     set_committed_value(batch, "quantity", balance)
 

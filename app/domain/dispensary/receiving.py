@@ -62,8 +62,8 @@ def apply_scan(session: DbSession, line: ReceiptLine, field_prefix: str = "") ->
         raise DomainError(f"The scanned pack is batch {code.batch}, not {line.batch_number}.",
                           field=scan_field)
     if code.expiry and line.expiry and line.expiry != code.expiry:
-        raise DomainError(f"The scanned pack expires {code.expiry:%d/%m/%Y}, not "
-                          f"{line.expiry:%d/%m/%Y}.", field=scan_field)
+        raise DomainError(f"The scanned pack expires {code.expiry:%d %b %Y}, not "
+                          f"{line.expiry:%d %b %Y}.", field=scan_field)
     line.drug_id = drug.id
     line.batch_number = line.batch_number.strip() or (code.batch or "")
     line.expiry = line.expiry or code.expiry

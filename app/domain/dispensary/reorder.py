@@ -129,10 +129,10 @@ def daily_stock_check(session: DbSession) -> StockAlertRun | None:
     if expiring:
         first = expiring[0]
         parts.append(f"{len(expiring)} batch(es) expire within {days} days "
-                     f"(first: {first.drug.name} {first.batch_number} on {first.expiry:%d/%m/%Y}).")
+                     f"(first: {first.drug.name} {first.batch_number} on {first.expiry:%d %b %Y}).")
     if expired:
         parts.append(f"{len(expired)} expired batch(es) still in stock: remove them.")
     notify(session, kind=STOCK_ALERT_KIND, dept="pharmacy", link=STOCK_ALERT_LINK,
            priority="high" if expired else "normal",
-           text="Stock check " + f"{day:%d/%m/%Y}: " + " ".join(parts))
+           text="Stock check " + f"{day:%d %b %Y}: " + " ".join(parts))
     return run

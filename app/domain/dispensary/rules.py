@@ -112,6 +112,13 @@ def suggested_quantity(
     return max(1, math.ceil(per_dose * count))
 
 
+def whole_packs(quantity: int, pack_size: int) -> int:
+    """`quantity` rounded up to whole packs: a pharmacy may hand over a full pack, never a
+    pack cut open for the last few tablets."""
+    size = max(1, pack_size)
+    return math.ceil(quantity / size) * size
+
+
 def returnable(lines: Sequence[tuple[int, int]]) -> int:
     """What can still come back from (dispensed, returned) pairs."""
     return sum(q - r for q, r in lines)

@@ -76,9 +76,16 @@ def get_location(session: DbSession, location_id: int) -> StockLocation:
     return location
 
 
-def locations(session: DbSession) -> list[StockLocation]:
-    """The main pharmacy first, then the wards' cupboards by name."""
-    rows = list(session.scalars(select(StockLocation).order_by(StockLocation.name)))
+def locations(session: DbSession, holding_drug_id: int | None = None) -> list[StockLocation]:
+    """The main pharmacy first, then the wards' cupboards by name; with `holding_drug_id`, only
+    the main pharmacy and the places that hold some of that drug."""
+    query = select(StockLocation).order_by(StockLocation.name)
+    if holding_drug_id is not None:
+        holds = (select(StockBatch.id).where(StockBatch.location_id == StockLocation.id,
+                                             StockBatch.drug_id == holding_drug_id,
+                                             StockBatch.quantity > 0).exists())
+        query = query.where((StockLocation.code == MAIN_PHARMACY) | holds)
+    rows = list(session.scalars(query))
     return sorted(rows, key=lambda loc: (loc.code != MAIN_PHARMACY, loc.name))
 
 
@@ -127,7 +134,7 @@ def batch_for(session: DbSession, drug_id: int, location_id: int, batch_number: 
             return batch
     if batch.expiry != expiry:
         raise DomainError(
-            f"Batch {batch_number} is already held here with expiry {batch.expiry:%d/%m/%Y}; "
+            f"Batch {batch_number} is already held here with expiry {batch.expiry:%d %b %Y}; "
             "check the pack.", field=f"{field_prefix}expiry")
     return batch
 

@@ -52,7 +52,7 @@ def transfer_to_ward(
             raise DomainError("That batch is not this drug's stock in the main pharmacy.",
                               field="batch_id")
         if chosen.expiry < today:
-            raise DomainError(f"Batch {chosen.batch_number} expired on {chosen.expiry:%d/%m/%Y}: "
+            raise DomainError(f"Batch {chosen.batch_number} expired on {chosen.expiry:%d %b %Y}: "
                               "it may not go to a ward.", field="batch_id")
         only = [chosen]
     plan = stock.plan_picks(session, drug.id, source.id, quantity, today, batches=only)

@@ -28,6 +28,7 @@ from app.core.identifiers import next_value, with_luhn
 from app.core.security import Actor, Perm, authorize, can
 from app.domain.admissions.models import Encounter
 from app.domain.formulary.models import Drug
+from app.domain.identity.models import User
 from app.domain.patients import services as patients
 from app.domain.patients.models import Patient
 from app.domain.prescribing import rules, safety
@@ -54,7 +55,8 @@ FIELD_LABELS = {
     "prn_max_daily_doses": "Most doses a day", "start_at": "Start", "stop_at": "Stop",
     "duration_days": "Days", "instructions": "Instructions", "indication": "Indication",
     "quantity": "Quantity", "priority": "Priority", "status": "Status", "verification": "Verification",
-    "status_reason": "Reason", "setting": "Setting",
+    "status_reason": "Reason", "setting": "Setting", "verified_by_id": "Verified by",
+    "verified_at": "Verified at",
 }
 
 
@@ -417,6 +419,8 @@ def change_prescription(session: DbSession, actor: Actor, prescription_id: int, 
     _record_overrides(session, actor, rx, findings, overrides)
     note = (reason or "").strip() or ("Amended in answer to the pharmacist's query" if was_queried else None)
     _changed(session, actor, rx, "amended", reason=note, before=before)
+    if was_queried:
+        _tell_querier(session, rx, f"amended it: {note}")
     return rx
 
 
@@ -434,7 +438,15 @@ def answer_query(session: DbSession, actor: Actor, prescription_id: int, expecte
     rx.verification = "pending"
     rx.status_reason = None
     _changed(session, actor, rx, "answered", reason=text, before=before, event_action="amended")
+    _tell_querier(session, rx, f"answered: {text}")
     return rx
+
+
+def _tell_querier(session: DbSession, rx: Prescription, what: str) -> None:
+    """The pharmacist who asked learns the answer (the worklist also shows it)."""
+    from app.domain.prescribing import verification  # it builds on this module
+
+    verification.tell_querier(session, rx, what)
 
 
 def _transition(session: DbSession, actor: Actor, rx: Prescription, action: str, reason: str | None) -> None:
@@ -507,12 +519,32 @@ def history(session: DbSession, prescription_id: int) -> list[tuple[Prescription
     """Each version with what changed from the one before it: (field, before, after)."""
     out: list[tuple[PrescriptionVersion, list[tuple[str, Any, Any]]]] = []
     previous: dict[str, Any] = {}
+    names: dict[int, str] = {}
     for v in versions(session, prescription_id):
-        changes = [(k, previous.get(k), v.snapshot.get(k)) for k in v.snapshot
+        changes = [(k, _shown(session, k, previous.get(k), names), _shown(session, k, v.snapshot.get(k), names))
+                   for k in v.snapshot
                    if k != "drug_id" and previous and previous.get(k) != v.snapshot.get(k)]
         out.append((v, changes))
         previous = v.snapshot
     return out
+
+
+def _shown(session: DbSession, key: str, value: Any, names: dict[int, str]) -> Any:
+    """A snapshot value as a person reads it: users by name, times on the hospital's clock."""
+    if value is None:
+        return None
+    if key.endswith("_by_id") and isinstance(value, int):
+        if value not in names:
+            user = session.get(User, value)
+            names[value] = user.full_name if user is not None else f"user {value}"
+        return names[value]
+    if key.endswith("_at") and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return clock.to_local(moment, clock.hospital_timezone()).strftime("%d %b %Y %H:%M")
+    return value
 
 
 def overrides_of(session: DbSession, prescription_id: int) -> list[SafetyOverride]:

@@ -103,6 +103,23 @@ def _link(rx: Prescription) -> str:
     return adapter.build("prescribing.show_prescription", {"prescription_id": rx.id})
 
 
+ANSWER_KIND = "prescription.answered"
+
+
+def tell_querier(session: DbSession, rx: Prescription, what: str) -> None:
+    """Notify whoever last queried `rx` that the prescriber `what` (it is back on the worklist)."""
+    querier = session.scalar(
+        select(PrescriptionVersion.actor_id)
+        .where(PrescriptionVersion.prescription_id == rx.id, PrescriptionVersion.action == "queried")
+        .order_by(PrescriptionVersion.id.desc()).limit(1))
+    if querier is None:
+        return
+    notify(session, kind=ANSWER_KIND, user_ids=[querier],
+           text=f"Query on No. {rx.number} ({rx.drug.name}) for {rx.patient.name}: the prescriber "
+                f"{what}"[:500],
+           link=_link(rx), priority="high" if rx.priority == "urgent" else "normal")
+
+
 def query(session: DbSession, actor: Actor, prescription_id: int, expected_version: int | None,
           message: str) -> Prescription:
     """Ask the prescriber a question. It reaches them as a notification (high priority when

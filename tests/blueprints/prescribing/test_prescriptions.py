@@ -4,10 +4,12 @@ stopping; nurses and pharmacists read only."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from app.core import clock
 from app.core.security import SYSTEM
 from app.domain.patients import services as patients
 from app.domain.prescribing import verification
@@ -128,6 +130,10 @@ def test_changing_a_verified_prescription_replaces_it(client: Any, db_session: A
     db_session.commit()
     form = client.get(f"/prescribing/prescriptions/{rx.id}/change")
     assert form.status_code == 200 and "stops it and writes a new one" in form.get_data(as_text=True)
+    # The replacement carries on the course: it stops when the original would have.
+    assert rx.duration_days
+    end = clock.to_local(rx.start_at + timedelta(days=rx.duration_days), "Europe/London")
+    assert f'value="{end:%Y-%m-%dT%H:%M}"' in form.get_data(as_text=True)
     data = {**FORM, "drug_id": drug.id, "dose": "250", "version": rx.version}
     missing_reason = client.post_form(f"/prescribing/prescriptions/{rx.id}/change", data, htmx=True)
     assert missing_reason.status_code == 422 and 'id="reason-error"' in missing_reason.get_data(as_text=True)

@@ -121,7 +121,7 @@ def test_a_double_click_does_not_supply_twice_but_next_weeks_supply_is_allowed(d
     d = factories.drug(db_session)
     b = factories.batch(db_session, d, 100)
     rx = factories.verified_prescription(db_session, factories.patient(db_session), d, setting="inpatient",
-                                         quantity=None)
+                                         quantity=None, duration_days=None)
     first = dispense(db_session, pharmacist, rx.id, 21, expected_supplies=0)
     with pytest.raises(Conflict, match=f"dispensed meanwhile \\({first.number}"):
         dispense(db_session, pharmacist, rx.id, 21, expected_supplies=0)
@@ -265,7 +265,7 @@ def test_an_outpatient_supply_never_exceeds_what_the_prescriber_wrote(db_session
     dispense(db_session, pharmacist, rx.id, 14)
     assert suggested_quantity(db_session, rx) == 7
     before = movements(db_session)
-    with pytest.raises(DomainError, match="allows 7 more") as refused:
+    with pytest.raises(DomainError, match="allows at most 7") as refused:
         dispense(db_session, pharmacist, rx.id, 8)
     assert refused.value.field == "quantity"
     assert movements(db_session) == before
@@ -274,3 +274,30 @@ def test_an_outpatient_supply_never_exceeds_what_the_prescriber_wrote(db_session
     with pytest.raises(Conflict, match="supplied in full"):
         dispense(db_session, pharmacist, rx.id, 1)
     assert ledger.on_hand(db_session, d.id) == 79
+
+
+def test_a_course_is_supplied_in_whole_packs_and_never_beyond(db_session, pharmacist) -> None:
+    d = factories.drug(db_session, pack_size=21)  # 500 mg tablets
+    factories.batch(db_session, d, 500)
+    # 500 mg three times a day for 5 days: 15 tablets, so at most one pack of 21.
+    rx = factories.verified_prescription(db_session, factories.patient(db_session), d,
+                                         quantity=None, setting="inpatient", duration_days=5)
+    assert suggested_quantity(db_session, rx) == 15
+    with pytest.raises(DomainError, match="allows at most 21") as refused:
+        dispense(db_session, pharmacist, rx.id, 100000, allow_partial=True)
+    assert refused.value.field == "quantity"
+    assert ledger.on_hand(db_session, d.id) == 500
+    dispense(db_session, pharmacist, rx.id, 21)
+    with pytest.raises(Conflict, match="supplied in full"):
+        dispense(db_session, pharmacist, rx.id, 1)
+
+
+def test_an_open_ended_prescription_is_supplied_at_most_four_weeks_at_a_time(db_session, pharmacist) -> None:
+    d = factories.drug(db_session, pack_size=28)
+    factories.batch(db_session, d, 1000)
+    rx = factories.verified_prescription(db_session, factories.patient(db_session), d, quantity=None,
+                                         setting="inpatient", duration_days=None, stop_at=None,
+                                         frequency="BID")
+    with pytest.raises(DomainError, match="allows at most 56"):
+        dispense(db_session, pharmacist, rx.id, 57)
+    assert dispense(db_session, pharmacist, rx.id, 56).quantity == 56

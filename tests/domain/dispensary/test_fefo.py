@@ -104,3 +104,11 @@ def test_treatment_days_from_duration_or_stop_date() -> None:
     assert treatment_days(start, None, 5, 7) == 5
     assert treatment_days(start, start + timedelta(days=2, hours=1), None, 7) == 3
     assert treatment_days(start, None, None, 7) == 7
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=500))
+def test_whole_packs_covers_the_quantity_with_less_than_one_extra_pack(quantity: int, pack: int) -> None:
+    from app.domain.dispensary.rules import whole_packs
+
+    packs = whole_packs(quantity, pack)
+    assert packs % pack == 0 and quantity <= packs < quantity + pack

@@ -45,6 +45,11 @@ def test_verifying_signs_it_off_and_it_leaves_the_worklist(app: Any, db_session:
     assert (rx.verification, rx.verified_by_id) == ("verified", pharmacist.id) and rx.verified_at is not None
     assert rx.id not in [w.prescription.id for w in verification.worklist(db_session, pharmacist)]
     assert prescribing.versions(db_session, rx.id)[-1].action == "verified"
+    # The history reads as people do: the pharmacist's name and the hospital's clock.
+    _, changes = prescribing.history(db_session, rx.id)[-1]
+    shown = {name: after for name, _before, after in changes}
+    assert shown["verified_by_id"] == pharmacist.full_name
+    assert shown["verified_at"] == clock.to_local(rx.verified_at, "Europe/London").strftime("%d %b %Y %H:%M")
     with pytest.raises(DomainError):
         verification.verify(db_session, pharmacist, rx.id, rx.version)
 
@@ -121,6 +126,9 @@ def test_a_query_notifies_the_prescriber_and_their_answer_puts_it_back(app: Any,
     prescribing.answer_query(db_session, doctor, rx.id, rx.version, "eGFR 85, dose is right")
     [item] = [w for w in verification.worklist(db_session, pharmacist) if w.prescription.id == rx.id]
     assert item.resubmitted and rx.verification == "pending"
+    answer = db_session.scalar(select(Notification).where(Notification.recipient_id == pharmacist.id,
+                                                          Notification.kind == verification.ANSWER_KIND))
+    assert answer is not None and "eGFR 85" in answer.text and answer.priority == "high"
 
 
 def test_amending_answers_a_query(app: Any, db_session: Any) -> None:
@@ -129,6 +137,9 @@ def test_amending_answers_a_query(app: Any, db_session: Any) -> None:
     verification.query(db_session, pharmacist, rx.id, rx.version, "Dose?")
     prescribing.change_prescription(db_session, doctor, rx.id, rx.version, support.order(drug, dose="250"))
     assert rx.verification == "pending" and rx.dose == 250
+    answer = db_session.scalar(select(Notification).where(Notification.recipient_id == pharmacist.id,
+                                                          Notification.kind == verification.ANSWER_KIND))
+    assert answer is not None and "amended" in answer.text
 
 
 def test_rejecting_cancels_it_and_tells_the_prescriber(app: Any, db_session: Any) -> None:
