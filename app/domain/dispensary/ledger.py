@@ -90,7 +90,7 @@ def post(
         session.refresh(batch, ["quantity"])
         raise StockShort(
             f"Cannot take {-quantity} {drug.stock_unit} from batch {batch.batch_number}: it holds "
-            f"only {batch.quantity}.", field=field)
+            f"only {batch.quantity} {drug.stock_unit}.", field=field)
     # The UPDATE returned the new quantity: tell the loaded batch without another round trip.
     set_committed_value(batch, "quantity", balance)
 
