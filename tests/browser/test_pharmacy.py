@@ -58,6 +58,8 @@ def test_prescribe_verify_dispense_by_scan_and_download_the_label(page: Page, li
     expect(page.locator("#current-user")).to_be_visible()
     page.goto(f"{live_server}/patients/{patient_id}")
     page.click("#medicines-link")
+    # htmx binds the search box once the new page's scripts have run (its load event).
+    page.wait_for_url("**/prescribing/patients/*", wait_until="load")
     page.fill("#drug_q", "amoxicillin 500")
     expect(page.locator("#drug_id option")).to_have_count(1)
     page.select_option("#drug_id", index=0)
@@ -81,6 +83,7 @@ def test_prescribe_verify_dispense_by_scan_and_download_the_label(page: Page, li
     row = page.locator("#dispense-waiting tr").filter(
         has=page.locator("td.font-monospace", has_text=re.compile(rf"^\s*{number}\s*$")))
     row.locator("a", has_text="Dispense").click()
+    page.wait_for_url("**/pharmacy/dispensing/prescriptions/*", wait_until="load")
     expect(page.locator("#dispense-picks")).to_contain_text(batch_number)
     # A wrong pack is refused beside the scan box, and nothing is dispensed.
     page.fill("#scan", "(01)09506000134369(17)301231(10)OTHER1")

@@ -36,6 +36,8 @@ def test_doctor_prescribes_with_live_warnings_and_the_pharmacist_verifies(page: 
     expect(page.locator("#current-user")).to_be_visible()
     page.goto(f"{live_server}/patients/{patient_id}")
     page.click("#medicines-link")
+    # htmx binds the search box once the new page's scripts have run (its load event).
+    page.wait_for_url("**/prescribing/patients/*", wait_until="load")
     expect(page.locator("#rx-form")).to_be_visible()
     page.fill("#drug_q", "amoxicillin 500")
     expect(page.locator("#drug_id option")).to_have_count(1)
