@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.core import clock
 from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
-from app.core.identifiers import IdentifierCounter, next_value, with_luhn
+from app.core.identifiers import next_value, with_luhn
 from app.core.security import Actor, Perm, authorize
 from app.domain.dispensary import rules
 from app.domain.dispensary.inventory_models import ReorderLevel
@@ -40,10 +40,6 @@ def is_postgres(session: DbSession) -> bool:
 
 def new_number(session: DbSession, counter: str, start: int) -> str:
     """A number people read (receipts, transfers), with a Luhn check digit."""
-    if is_postgres(session):
-        # The first one ever creates the counter row; two at once must not both try.
-        session.execute(pg_insert(IdentifierCounter).values(name=counter, next_value=start)
-                        .on_conflict_do_nothing())
     return with_luhn(next_value(session, counter, start=start))
 
 

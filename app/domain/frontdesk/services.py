@@ -14,13 +14,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import selectinload
 
 from app.core import audit, clock, events, realtime
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, NotFound
-from app.core.identifiers import IdentifierCounter, next_value
+from app.core.identifiers import next_value
 from app.core.security import Actor, Perm, authorize
 from app.domain.frontdesk import rules
 from app.domain.frontdesk.models import QueueTicket
@@ -78,13 +77,8 @@ def active_clinics(session: DbSession) -> list[Clinic]:
 def _next_number(session: DbSession, department: str, day: date) -> int:
     """The department's next number today. The counter row is locked until commit, so two
     clerks checking in at once queue on it and get different numbers."""
-    name = rules.counter_name(department, day.isoformat())
-    if _is_postgres(session):
-        # The first arrival of the day creates the row; two at once must not both try.
-        session.execute(
-            pg_insert(IdentifierCounter).values(name=name, next_value=1).on_conflict_do_nothing()
-        )
-    return next_value(session, name, start=1)
+    # next_value creates the day's counter row on first use, safely when two clerks race for it.
+    return next_value(session, rules.counter_name(department, day.isoformat()), start=1)
 
 
 def _issue(session: DbSession, actor: Actor, patient: Patient, clinic: Clinic,
