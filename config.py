@@ -177,6 +177,26 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "PHARMACY_LABEL_SIZE": os.environ.get("PHARMACY_LABEL_SIZE", "70mm 37mm"),
         # The daily stock check warns of batches expiring within this many days.
         "PHARMACY_EXPIRY_WARNING_DAYS": _int("PHARMACY_EXPIRY_WARNING_DAYS", 90),
+        # Wards. A reserved bed is released this long after the reservation unless used.
+        "BED_RESERVATION_MINUTES": _int("BED_RESERVATION_MINUTES", 120),
+        # Next observations are due this many minutes after a set, by NEWS2 risk ("zero" is a
+        # total of 0; "incomplete" a set with a parameter missing). STANDARDS.md: 12-hourly,
+        # 4-6-hourly, hourly, hourly, continuous (every 15 minutes on the board).
+        "OBSERVATION_INTERVAL_MINUTES": json.loads(os.environ.get("OBSERVATION_INTERVAL_MINUTES") or "{}")
+        or {"zero": 720, "low": 240, "low-medium": 60, "medium": 60, "high": 15, "incomplete": 60},
+        # An alert not acknowledged within this many minutes escalates to the next person.
+        "ALERT_ACK_MINUTES": _int("ALERT_ACK_MINUTES", 15),
+        # On-call teams (the rota's team keys): NEWS2 >= 7 alerts ON_CALL_EMERGENCY_TEAM; an
+        # unacknowledged alert reaches ON_CALL_ESCALATION_TEAM. With nobody on the rota, the
+        # alert goes to every active doctor, so it never reaches no one.
+        "ON_CALL_TEAMS": tuple(t.strip() for t in os.environ.get(
+            "ON_CALL_TEAMS", "medical,critical_care").split(",") if t.strip()),
+        "ON_CALL_EMERGENCY_TEAM": os.environ.get("ON_CALL_EMERGENCY_TEAM", "critical_care"),
+        "ON_CALL_ESCALATION_TEAM": os.environ.get("ON_CALL_ESCALATION_TEAM", "medical"),
+        # A scheduled dose still open this long after its time is overdue and escalates.
+        "DOSE_OVERDUE_MINUTES": _int("DOSE_OVERDUE_MINUTES", 60),
+        # Doses are planned this many days ahead (re-planned when a prescription changes).
+        "DOSE_PLAN_DAYS": _int("DOSE_PLAN_DAYS", 7),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "infirmary-socketio"),
         # Rooms shared across web processes and workers through Redis pub/sub.

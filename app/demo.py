@@ -53,7 +53,7 @@ ROLE_NAMES = {
     "doctor": "Dr Dara Doctor", "pharmacist": "Pat Pharmacist", "lab_tech": "Lee Labtech",
     "lab_supervisor": "Lena Labsupervisor", "billing": "Bill Finance", "admin": "Ada Admin",
     "auditor": "Audrey Auditor", "registry_supervisor": "Remi Records",
-    "queue_display": "Waiting Room Screen",
+    "queue_display": "Waiting Room Screen", "housekeeping": "Hana Housekeeping",
 }
 
 

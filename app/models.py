@@ -3,7 +3,8 @@
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.identifiers import IdentifierCounter  # noqa: F401
 from app.core.jobs import DueJob, PeriodicJobState  # noqa: F401
-from app.domain.admissions.models import Encounter  # noqa: F401
+from app.domain.administration.models import Administration, ScheduledDose  # noqa: F401
+from app.domain.admissions.models import Encounter, EncounterLocation  # noqa: F401
 from app.domain.dispensary.inventory_models import (  # noqa: F401
     ControlledDrugCheck,
     GoodsReceipt,
@@ -23,11 +24,15 @@ from app.domain.dispensary.models import (  # noqa: F401
     StockLocation,
     StockMovement,
 )
-from app.domain.facilities.models import Bed, Room, Ward  # noqa: F401
+from app.domain.escalation.models import Alert, OnCallShift  # noqa: F401
+from app.domain.facilities.models import Bed, BedReservation, Room, Ward  # noqa: F401
 from app.domain.formulary.models import Drug  # noqa: F401
 from app.domain.frontdesk.models import QueueTicket  # noqa: F401
+from app.domain.handover.models import HandoverEntry, HandoverField, HandoverSession  # noqa: F401
 from app.domain.identity.models import User, UserRole, UserSession, WardAssignment  # noqa: F401
 from app.domain.notifications.models import Notification  # noqa: F401
+from app.domain.nursing_notes.models import NursingNote  # noqa: F401
+from app.domain.observations.models import Observation, VitalSigns  # noqa: F401
 from app.domain.patients import access  # noqa: F401  (registers the patient scope rule)
 from app.domain.patients.models import Allergy, BreakGlassGrant, Patient, PatientVersion  # noqa: F401
 from app.domain.prescribing.models import Prescription, PrescriptionVersion, SafetyOverride  # noqa: F401

@@ -170,3 +170,28 @@ def dispensed(session: Any, prescription: Any, lines: list[tuple[Any, int]] | No
     session.flush()
     session.refresh(dispensing)
     return dispensing
+
+
+# --- wards ---------------------------------------------------------------------------------
+
+def inpatient_prescription(session: Any, p: Any, d: Any, **kw: Any) -> Any:
+    """A verified, active inpatient prescription for `p`'s current stay (which must exist)."""
+    from app.domain.admissions.services import current_encounters
+
+    encounter = current_encounters(session, [p.id])[p.id]
+    kw.setdefault("setting", "inpatient")
+    kw.setdefault("encounter_id", encounter.id)
+    kw.setdefault("quantity", None)
+    return verified_prescription(session, p, d, **kw)
+
+
+def staff(session: Any, role: str, ward_ids: list[int] | None = None, name: str | None = None) -> Any:
+    """An active user with one role (and wards), for tests that need several people."""
+    from app.domain.identity import services as identity
+
+    n = next(_seq)
+    user, _ = identity.create_user(session, SYSTEM, username=f"{role}{n}x",
+                                   full_name=name or f"{role.replace('_', ' ').title()} {n}",
+                                   roles=[role], ward_ids=ward_ids or [],
+                                   password="correct horse battery")
+    return user

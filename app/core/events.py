@@ -8,8 +8,26 @@ from blinker import Namespace
 
 _signals = Namespace()
 
+# Admission, transfer, discharge (ADT; HL7 A01/A02/A03 and their cancels A11/A12/A13; billing).
+# Every one has kwargs encounter_id, patient_id, ward_id, bed_id (where the patient is after
+# the step; None after a discharge or a cancelled admission).
+# `transferred` also has from_ward_id,
+# from_bed_id; `discharged` also has from_ward_id, from_bed_id; each cancel has `reason`.
 admitted = _signals.signal("admitted")
+transferred = _signals.signal("transferred")
+discharged = _signals.signal("discharged")
+admission_cancelled = _signals.signal("admission_cancelled")
+transfer_cancelled = _signals.signal("transfer_cancelled")
+discharge_cancelled = _signals.signal("discharge_cancelled")
+# A bed's state or occupant changed (kwargs ward_id, bed_id): the live bed board re-fetches it.
 bed_changed = _signals.signal("bed_changed")
+# A set of vital signs was recorded (kwargs vital_signs_id, patient_id, encounter_id, ward_id,
+# news2_total (None when incomplete), news2_band).
+vitals_recorded = _signals.signal("vitals_recorded")
+# A dose's outcome was recorded (kwargs administration_id, prescription_id, patient_id,
+# encounter_id, drug_id, outcome, scheduled_dose_id (None for PRN)). Billing charges consumables
+# from `given`.
+administered = _signals.signal("administered")
 
 # Scheduling. Keyword `appointment_id`. A reschedule sends only `appointment_rescheduled`
 # (appointment_id = the new appointment, previous_id = the one it replaced, now cancelled);

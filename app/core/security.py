@@ -51,24 +51,40 @@ class Perm(StrEnum):
     FORMULARY_MANAGE = "formulary.manage"  # drugs, their limits, classes and pack GTINs
     CD_WITNESS = "controlled_drug.witness"  # countersign a controlled-drug register entry
     CD_REGISTER = "controlled_drug.register"  # read the controlled-drug register
+    # Wards (issue 6)
+    ADMIT = "encounter.admit"  # admit, transfer, reserve a bed, cancel a mistaken step
+    DISCHARGE = "encounter.discharge"  # order a discharge, write its summary, discharge
+    BED_HOUSEKEEPING = "bed.housekeeping"  # mark a bed clean (the cleaning list has no names)
+    BED_MANAGE = "bed.manage"  # take a bed out of service and back
+    VITALS_RECORD = "observation.record"  # record vital signs; acknowledge clinical alerts
+    SPO2_SCALE = "observation.spo2_scale"  # set a patient's NEWS2 SpO2 scale (a clinician)
+    ADMINISTER = "medication.administer"  # the medication round and PRN doses
+    NURSING_NOTES = "nursing_note.write"  # write and amend nursing notes
+    HANDOVER = "handover.edit"  # prepare, edit and accept a shift handover
+    ON_CALL_MANAGE = "on_call.manage"  # the on-call rota
 
 
 _EVERYONE = {Perm.DASHBOARD, Perm.ACCOUNT, Perm.NOTIFICATIONS, Perm.LIVE_UPDATES}
 _CLINICAL_READ = _EVERYONE | {Perm.PATIENT_READ}
+_WARD_NURSING = {Perm.ADMIT, Perm.DISCHARGE, Perm.BED_HOUSEKEEPING, Perm.VITALS_RECORD,
+                 Perm.ADMINISTER, Perm.NURSING_NOTES, Perm.HANDOVER}
 
 ROLES: dict[str, frozenset[Perm]] = {
     "reception": frozenset(_CLINICAL_READ | {Perm.PATIENT_WRITE, Perm.PRINT_LABELS}
                            | {Perm.CHECK_IN, Perm.QUEUE_MANAGE, Perm.QUEUE_BOARD, Perm.NO_SHOW_REPORT}
                            | {Perm.SCHEDULE_VIEW, Perm.APPOINTMENT_BOOK}),
     "nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS, Perm.QUEUE_BOARD}
-                       | {Perm.PRESCRIPTION_READ, Perm.CD_WITNESS}),
+                       | {Perm.PRESCRIPTION_READ, Perm.CD_WITNESS} | _WARD_NURSING),
     "charge_nurse": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW, Perm.BREAK_GLASS, Perm.PRINT_LABELS,
                                                 Perm.QUEUE_BOARD}
-                              | {Perm.PRESCRIPTION_READ, Perm.CD_WITNESS, Perm.CD_REGISTER}),
+                              | {Perm.PRESCRIPTION_READ, Perm.CD_WITNESS, Perm.CD_REGISTER}
+                              | _WARD_NURSING | {Perm.BED_MANAGE, Perm.ON_CALL_MANAGE}),
     "doctor": frozenset(_CLINICAL_READ | {Perm.WARD_VIEW}
                         | {Perm.QUEUE_MANAGE, Perm.QUEUE_BOARD, Perm.NO_SHOW_REPORT}
                         | {Perm.SCHEDULE_VIEW}
-                        | {Perm.PRESCRIBE, Perm.PRESCRIPTION_READ}),
+                        | {Perm.PRESCRIBE, Perm.PRESCRIPTION_READ}
+                        | {Perm.ADMIT, Perm.DISCHARGE, Perm.VITALS_RECORD, Perm.SPO2_SCALE,
+                           Perm.NURSING_NOTES}),
     "pharmacist": frozenset(_CLINICAL_READ | {Perm.PRESCRIPTION_READ, Perm.PRESCRIPTION_VERIFY,
                                               Perm.DISPENSE, Perm.STOCK_VIEW, Perm.STOCK_MANAGE,
                                               Perm.FORMULARY_MANAGE, Perm.CD_WITNESS,
@@ -84,6 +100,8 @@ ROLES: dict[str, frozenset[Perm]] = {
 # Medical records: a clerk who also resolves possible duplicates. Merging stays off the desk, so
 # the clerk who saved a record anyway is not the one who decides it was the same person.
 ROLES["registry_supervisor"] = frozenset(ROLES["reception"] | {Perm.PATIENT_MERGE})
+# Housekeeping: the cleaning list and "bed clean", no patient names.
+ROLES["housekeeping"] = frozenset(_EVERYONE | {Perm.BED_HOUSEKEEPING})
 # The waiting-room screen's own account: the board and nothing else, so an unattended,
 # always-signed-in screen opens no patient record.
 ROLES["queue_display"] = frozenset({Perm.DASHBOARD, Perm.ACCOUNT, Perm.LIVE_UPDATES, Perm.QUEUE_BOARD})
@@ -101,12 +119,14 @@ ROLE_LABELS: dict[str, str] = {
     "admin": "Administrator (IT)",
     "auditor": "Auditor",
     "queue_display": "Waiting-room display",
+    "housekeeping": "Housekeeping",
 }
 
 # Departments, for notify(dept=...) and the dept:<key> live rooms.
 DEPARTMENTS: dict[str, frozenset[str]] = {
     "reception": frozenset({"reception", "registry_supervisor"}),
     "wards": frozenset({"nurse", "charge_nurse", "doctor"}),
+    "housekeeping": frozenset({"housekeeping"}),
     "pharmacy": frozenset({"pharmacist"}),
     "lab": frozenset({"lab_tech", "lab_supervisor"}),
     "billing": frozenset({"billing"}),

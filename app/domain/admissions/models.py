@@ -1,16 +1,21 @@
+"""Encounters (FHIR Encounter) and where each one was, when (Encounter.location periods)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import Base, TimestampMixin, UTCDateTime
+from app.core.db import Base, TimestampMixin, UTCDateTime, VersionedMixin
 from app.domain.facilities.models import Bed, Ward
 from app.domain.patients.models import Patient
 
 
-class Encounter(TimestampMixin, Base):
+# How an inpatient stay began (FHIR Encounter.hospitalization.admitSource, our words).
+ADMIT_SOURCES = ("outpatient", "emergency", "direct")
+
+
+class Encounter(TimestampMixin, VersionedMixin, Base):
     """A FHIR-style Encounter. class_code: IMP inpatient, AMB outpatient, EMER emergency."""
 
     __tablename__ = "encounter"
@@ -35,6 +40,60 @@ class Encounter(TimestampMixin, Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # --- inpatient stay (issue 6) ---
+    admit_source: Mapped[str | None] = mapped_column(String(12))
+    # The outpatient or emergency encounter this admission came from.
+    origin_encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounter.id"))
+    diagnosis: Mapped[str | None] = mapped_column(Text)  # working diagnosis / reason for admission
+    attending_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))  # responsible doctor
+    # The nurse responsible this shift; accepting a handover moves it to the incoming nurse.
+    nurse_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # NEWS2 SpO2 scale (1, or 2 for a prescribed target of 88-92%); set by a clinician, audited.
+    spo2_scale: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    expected_discharge_on: Mapped[date | None] = mapped_column(Date)
+    # A doctor orders the discharge; the bed is freed only when the patient actually leaves.
+    discharge_ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    discharge_ordered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    discharge_summary: Mapped[str | None] = mapped_column(Text)
+    discharge_disposition: Mapped[str | None] = mapped_column(String(40))  # home, transfer, died...
+    cancel_reason: Mapped[str | None] = mapped_column(Text)  # why a mistaken admission was cancelled
+
     patient: Mapped[Patient] = relationship()
     ward: Mapped[Ward | None] = relationship()
+    bed: Mapped[Bed | None] = relationship()
+    locations: Mapped[list[EncounterLocation]] = relationship(
+        back_populates="encounter", order_by="EncounterLocation.start_at, EncounterLocation.id"
+    )
+
+
+class EncounterLocation(Base):
+    """One period in one place (FHIR Encounter.location). Admission opens the first; a transfer
+    completes one and opens the next; discharge completes the last. A cancelled step marks its
+    period cancelled (kept, with the reason) rather than deleting it."""
+
+    __tablename__ = "encounter_location"
+    __table_args__ = (
+        # A second guard beside the encounter's: one active period per bed.
+        Index(
+            "uq_encounter_location_bed_active",
+            "bed_id",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+        Index("ix_encounter_location_ward_period", "ward_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    encounter_id: Mapped[int] = mapped_column(ForeignKey("encounter.id"), index=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("ward.id"))
+    bed_id: Mapped[int | None] = mapped_column(ForeignKey("bed.id"))
+    status: Mapped[str] = mapped_column(String(12))  # active | completed | cancelled
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    encounter: Mapped[Encounter] = relationship(back_populates="locations")
+    ward: Mapped[Ward] = relationship()
     bed: Mapped[Bed | None] = relationship()

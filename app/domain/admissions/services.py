@@ -12,7 +12,7 @@ from app.core import audit, clock, events
 from app.core.db import DbSession
 from app.core.errors import Conflict
 from app.core.security import Actor, Perm, authorize
-from app.domain.admissions.models import Encounter
+from app.domain.admissions.models import Encounter, EncounterLocation
 from app.domain.facilities.models import Bed
 
 
@@ -33,6 +33,10 @@ def admit_to_bed(session: DbSession, actor: Actor, patient_id: int, bed_id: int)
     try:
         with session.begin_nested():
             session.add(encounter)
+            session.flush()
+            session.add(EncounterLocation(encounter_id=encounter.id, ward_id=bed.room.ward_id,
+                                          bed_id=bed.id, status="active", start_at=encounter.started_at,
+                                          created_by_id=actor.id))
             bed.state = "occupied"
             session.flush()
     except IntegrityError as exc:
