@@ -10,7 +10,6 @@ from app.core.db import Base, TimestampMixin, UTCDateTime, VersionedMixin
 from app.domain.facilities.models import Bed, Ward
 from app.domain.patients.models import Patient
 
-
 # How an inpatient stay began (FHIR Encounter.hospitalization.admitSource, our words).
 ADMIT_SOURCES = ("outpatient", "emergency", "direct")
 
