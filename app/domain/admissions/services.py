@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core import audit, clock, events
 from app.core.db import DbSession
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.core.security import Actor, Perm, authorize
 from app.domain.admissions.models import Encounter, EncounterLocation
 from app.domain.facilities.models import Bed
@@ -81,3 +81,13 @@ def inpatients_on_wards(session: DbSession, ward_ids: Iterable[int]) -> list[Enc
             )
         )
     )
+
+
+def get_encounter(session: DbSession, actor: Actor, encounter_id: int, perm: Perm = Perm.WARD_VIEW) -> Encounter:
+    """An encounter the actor may act on with `perm`: the patient's ward scope applies (a nurse
+    sees the patients on her wards). NotFound or Forbidden otherwise."""
+    encounter = session.get(Encounter, encounter_id)
+    if encounter is None:
+        raise NotFound("No such admission.")
+    authorize(actor, perm, encounter.patient)
+    return encounter

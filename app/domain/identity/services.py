@@ -422,3 +422,14 @@ def open_session_counts(session: DbSession) -> dict[int, int]:
         .group_by(UserSession.user_id)
     )
     return {uid: n for uid, n in rows}
+
+
+def ward_staff_ids(session: DbSession, ward_id: int, roles: Iterable[str]) -> list[int]:
+    """Active users holding one of `roles` who are assigned to the ward (e.g. its charge nurses)."""
+    return sorted(set(session.scalars(
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .join(WardAssignment, WardAssignment.user_id == User.id)
+        .where(WardAssignment.ward_id == ward_id, UserRole.role_key.in_(list(roles)),
+               User.active.is_(True))
+    )))
