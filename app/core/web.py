@@ -228,3 +228,26 @@ def init_error_pages(app: Flask) -> None:
         return error_response(
             500, _("The error was logged with reference %(ref)s. Nothing was saved.", ref=g.get("request_id", "-"))
         )
+
+
+def place_error(form: Form, exc: DomainError, *, conflicts: bool = False) -> None:
+    """Show a domain refusal beside its field: "witness", "lines-2-expiry", or a plain name
+    (the form's own errors when it has no such field). Only 422s are placed (and 409s with
+    `conflicts`, for a form that answers 409 itself); anything else is raised again."""
+    if exc.status_code != 422 and not (conflicts and exc.status_code == 409):
+        raise exc
+    name = exc.field or ""
+    target: Any = None
+    if name == "witness":
+        target = getattr(form, "witness_username", None)
+    elif name.startswith("lines-"):
+        _, index, sub = name.split("-", 2)
+        lines = getattr(form, "lines", None)
+        if lines is not None and index.isdigit() and int(index) < len(lines.entries):
+            target = getattr(lines.entries[int(index)].form, sub, None)
+    elif name:
+        target = getattr(form, name, None)
+    if target is not None and hasattr(target, "errors"):
+        target.errors = [*list(target.errors), exc.message]
+    else:
+        form.form_errors.append(exc.message)

@@ -11,11 +11,11 @@ from flask_login import current_user
 
 from app.blueprints.pharmacy import bp
 from app.blueprints.pharmacy.inventory_forms import RegisterCheckForm
-from app.blueprints.pharmacy.witness import place_error, witness_from
+from app.blueprints.pharmacy.witness import witness_from
 from app.core.errors import DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
-from app.core.web import parse_id
+from app.core.web import parse_id, place_error
 from app.domain.dispensary import controlled, ledger, stock
 from app.domain.dispensary.models import StockLocation
 from app.domain.formulary.models import Drug

@@ -16,12 +16,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.blueprints.pharmacy import bp
-from app.blueprints.pharmacy.witness import WitnessMixin, place_error, witness_from
+from app.blueprints.pharmacy.witness import WitnessMixin, witness_from
 from app.core import clock
 from app.core.errors import Conflict, DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
-from app.core.web import coerce_id, parse_id
+from app.core.web import coerce_id, parse_id, place_error
 from app.domain.dispensary import dispensing as service
 from app.domain.dispensary import stock
 from app.domain.dispensary.models import Dispensing, StockLocation

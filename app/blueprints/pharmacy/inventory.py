@@ -20,13 +20,11 @@ from app.blueprints.pharmacy.inventory_forms import (
     ReorderForm,
     TransferForm,
 )
-
-# place_error and witness_from are imported from here by the controlled-drug pages too.
-from app.blueprints.pharmacy.witness import place_error, witness_from
+from app.blueprints.pharmacy.witness import witness_from
 from app.core.errors import DomainError
 from app.core.htmx import invalid, redirect_to, render
 from app.core.security import Perm, require
-from app.core.web import parse_id
+from app.core.web import parse_id, place_error
 from app.domain.dispensary import adjustments, counts, receiving, reorder, stock, transfers
 from app.domain.dispensary.inventory_models import COUNT_OPEN, StockCount
 from app.domain.dispensary.models import StockBatch

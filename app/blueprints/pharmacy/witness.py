@@ -1,5 +1,5 @@
 """Form plumbing the dispensing, stock and controlled-drug pages share: the second person's
-credentials for a controlled drug, and a domain refusal shown beside the field it is about."""
+credentials for a controlled drug."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import Length, Optional
 
-from app.core.errors import DomainError
 from app.domain.identity import services as identity
 from app.domain.identity.models import User
 from app.extensions import db
@@ -39,26 +37,3 @@ def witness_from(form: Any, needed: bool | None = None) -> User | None:
         return None
     return identity.verify_witness(db.session, current_user, username, password,
                                    request.remote_addr or "-")
-
-
-def place_error(form: FlaskForm, exc: DomainError, *, conflicts: bool = False) -> None:
-    """Show a domain refusal beside its field: "witness", "lines-2-expiry", or a plain name
-    (the form's own errors when it has no such field). Only 422s are placed (and 409s with
-    `conflicts`, for a form that answers 409 itself); anything else is raised again."""
-    if exc.status_code != 422 and not (conflicts and exc.status_code == 409):
-        raise exc
-    name = exc.field or ""
-    target: Any = None
-    if name == "witness":
-        target = getattr(form, "witness_username", None)
-    elif name.startswith("lines-"):
-        _, index, sub = name.split("-", 2)
-        lines = getattr(form, "lines", None)
-        if lines is not None and index.isdigit() and int(index) < len(lines.entries):
-            target = getattr(lines.entries[int(index)].form, sub, None)
-    elif name:
-        target = getattr(form, name, None)
-    if target is not None and hasattr(target, "errors"):
-        target.errors = [*list(target.errors), exc.message]
-    else:
-        form.form_errors.append(exc.message)
