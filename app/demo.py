@@ -16,7 +16,6 @@ from stdnum import ean
 
 from app.core.db import DbSession
 from app.core.security import ROLES, SystemActor
-from app.domain.admissions.services import admit_to_bed
 from app.domain.facilities.models import Bed, Room, Ward
 from app.domain.identity import services as identity
 from app.domain.identity.models import User
@@ -78,10 +77,12 @@ def seed(session: DbSession, patients_wanted: int = 200) -> SeedReport:
     created = _seed_patients(session, patients_wanted, report)
     if created:
         _seed_admissions(session, created, report)
+    _seed_vitals(session)
     _seed_scheduling(session)
     _seed_front_desk(session)
     _seed_formulary(session)
     _seed_prescriptions(session)
+    _seed_medication_record(session)
     _seed_pharmacy_stock(session)  # after the formulary: it stocks the drugs already there
     return report
 
@@ -166,12 +167,51 @@ def _nhs_number(rng: random.Random) -> str:
 
 
 def _seed_admissions(session: DbSession, created: list[Patient], report: SeedReport) -> None:
-    beds = list(session.scalars(select(Bed).where(Bed.state == "available").order_by(Bed.id)))
+    """Admit about 70% of the free beds (source, the demo doctor attending, a diagnosis, an
+    expected discharge; the demo nurse on the AMU), and keep the AMU board alive: one bed being
+    cleaned after a discharge, one out of service, one reserved. Only free beds are touched, so
+    running it again adds only what is missing."""
+    from datetime import timedelta
+
+    from app.core import clock
+    from app.domain.admissions import adt
+    from app.domain.admissions.models import ADMIT_SOURCES
+    from app.domain.facilities import beds as bed_service
+
+    diagnoses = (
+        "Community-acquired pneumonia", "Exacerbation of COPD", "Cellulitis of the left leg",
+        "Urinary tract infection with delirium", "Acute kidney injury", "Decompensated heart failure",
+        "Upper gastrointestinal bleed", "Fall with hip pain, no fracture", "Diabetic ketoacidosis",
+        "Post-operative day 2, laparoscopic cholecystectomy", "Asthma exacerbation", "Pyelonephritis",
+    )
+    doctor = session.scalar(select(User).where(User.username == "doctor"))
+    nurse = session.scalar(select(User).where(User.username == "nurse"))
+    amu = session.scalar(select(Ward).where(Ward.code == "AMU"))
+    free = list(session.scalars(select(Bed).where(Bed.state == "available").order_by(Bed.id)))
     rng = random.Random(7)
+    today = clock.hospital_today()
     adults = [p for p in created if p.age(date.today()) >= 16]
     rng.shuffle(adults)
-    for bed, patient in zip(beds[: int(len(beds) * 0.7)], adults, strict=False):
-        admit_to_bed(session, DEMO, patient.id, bed.id)
+    amu_free = [b for b in free if amu is not None and b.room.ward_id == amu.id]
+    if amu is not None and len(amu_free) >= 4:
+        states = set(session.scalars(select(Bed.state).join(Room).where(Room.ward_id == amu.id)))
+        if "cleaning" not in states and adults:
+            bed = amu_free.pop()
+            gone = adt.admit(session, DEMO, patient_id=adults.pop().id, bed_id=bed.id, source="direct",
+                             attending_id=doctor.id if doctor else None, diagnosis="Syncope, resolved")
+            adt.discharge(session, DEMO, gone.id, summary="Observed overnight; no cause found. Home.",
+                          disposition="home")
+        if "out_of_service" not in states:
+            bed_service.take_out_of_service(session, DEMO, amu_free.pop().id, "Broken bed rail, estates called")
+        if "reserved" not in states:
+            bed_service.reserve_bed(session, DEMO, amu_free.pop().id, note="From ED cubicle 4")
+        free = [b for b in free if b.state == "available"]
+    for bed, patient in zip(free[: int(len(free) * 0.7)], adults, strict=False):
+        on_amu = amu is not None and bed.room.ward_id == amu.id
+        adt.admit(session, DEMO, patient_id=patient.id, bed_id=bed.id, source=rng.choice(ADMIT_SOURCES),
+                  attending_id=doctor.id if doctor else None, diagnosis=rng.choice(diagnoses),
+                  expected_discharge_on=today + timedelta(days=rng.randint(0, 6)),
+                  nurse_id=nurse.id if nurse is not None and on_amu else None)
         report.admissions += 1
 
 
@@ -419,3 +459,135 @@ def _seed_prescriptions(session: DbSession) -> None:
             {"allergy": "Demo data", "duplicate": "Demo data", "max_dose": "Demo data"}))
         if verified:
             verification.verify(session, pharmacist, rx.id, rx.version)
+
+
+def _seed_vitals(session: DbSession) -> None:
+    """Three days of observations for the inpatients on the demo nurse's wards (AMU, W5R), one
+    patient whose newest set scores NEWS2 >= 5 (with its open alert), and today's on-call rota
+    with the demo doctor on both teams. Idempotent: an admission with any set is left alone,
+    and the rota only gets a shift when the demo doctor has none now."""
+    from datetime import timedelta
+
+    from app.core import clock
+    from app.domain.admissions.models import Encounter, EncounterLocation
+    from app.domain.escalation import services as escalation
+    from app.domain.observations import services as vitals
+    from app.domain.observations.models import VitalSigns
+
+    now = clock.now()
+    doctor = session.scalar(select(User).where(User.username == "doctor"))
+    if doctor is not None:
+        teams = current_app.config["ON_CALL_TEAMS"]
+        for team in teams:
+            if doctor.id not in escalation.on_call(session, team, now):
+                escalation.add_shift(session, DEMO, team=team, user_id=doctor.id,
+                                     starts_at=now - timedelta(hours=2), ends_at=now + timedelta(hours=22))
+    wards = list(session.scalars(select(Ward.id).where(Ward.code.in_(["AMU", "W5R"]))))
+    encounters = list(session.scalars(
+        select(Encounter).where(Encounter.ward_id.in_(wards), Encounter.status == "in-progress")
+        .order_by(Encounter.id)))
+    done = set(session.scalars(select(VitalSigns.encounter_id).where(
+        VitalSigns.encounter_id.in_([e.id for e in encounters]))))
+    rng = random.Random(11)
+    start = now - timedelta(days=3)
+    for i, encounter in enumerate(e for e in encounters if e.id not in done):
+        if encounter.started_at > start:
+            # A demo stay long enough to chart: the admission (and its first bed) began earlier.
+            encounter.started_at = start - timedelta(hours=1)
+            first = session.scalar(select(EncounterLocation).where(
+                EncounterLocation.encounter_id == encounter.id).order_by(EncounterLocation.start_at))
+            if first is not None:
+                first.start_at = encounter.started_at
+        if i == 0 and encounter.attending_id is None and doctor is not None:
+            encounter.attending_id = doctor.id
+        taken = start
+        while taken < now - timedelta(minutes=30):
+            values = {
+                "respiratory_rate": rng.randint(14, 18), "spo2": rng.randint(96, 99),
+                "air_or_oxygen": "air", "systolic": rng.randint(115, 140), "diastolic": rng.randint(65, 85),
+                "pulse": rng.randint(62, 88), "consciousness": "A",
+                "temperature": f"{rng.uniform(36.4, 37.6):.1f}",
+            }
+            with clock.freeze(taken):
+                vitals.record_vitals(session, DEMO, encounter.id, values)
+            taken += timedelta(hours=6)
+        if i == 0:
+            # The patient who is deteriorating: NEWS2 6 (medium) ten minutes ago, alert open.
+            with clock.freeze(now - timedelta(minutes=10)):
+                vitals.record_vitals(session, DEMO, encounter.id, {
+                    "respiratory_rate": 23, "spo2": 96, "air_or_oxygen": "oxygen", "o2_flow": "2",
+                    "systolic": 128, "diastolic": 76, "pulse": 118, "consciousness": "A",
+                    "temperature": "37.9"})
+    session.flush()
+
+
+# (RxNorm code, dose, frequency, PRN) for the round: amoxicillin, simvastatin, paracetamol PRN.
+DEMO_ROUND = (("308192", "500", "TID", False), ("312961", "20", "HS", False),
+              ("313782", "1000", "PRN", True))
+DEMO_ROUND_INDICATION = "Demo medication round"
+
+
+def _seed_medication_record(session: DbSession) -> None:
+    """A live medication round on AMU: for up to four AMU inpatients without allergies, the
+    demo doctor's prescriptions (verified by the demo pharmacist) from two days ago, planned
+    into doses; the demo nurse is their responsible nurse and has recorded the doses up to two
+    hours ago (one refused), so the round shows doses due and overdue and the chart has a past.
+    Idempotent: does nothing once any demo round prescription exists."""
+    from datetime import timedelta
+
+    from app.core import clock
+    from app.domain.administration import planning
+    from app.domain.administration import services as administration
+    from app.domain.administration.models import ScheduledDose
+    from app.domain.admissions.models import Encounter
+    from app.domain.formulary.models import Drug
+    from app.domain.prescribing import services as prescribing
+    from app.domain.prescribing import verification
+    from app.domain.prescribing.models import Prescription
+
+    if session.scalar(select(Prescription.id).where(
+            Prescription.indication == DEMO_ROUND_INDICATION).limit(1)) is not None:
+        return
+    doctor = session.scalar(select(User).where(User.username == "doctor"))
+    pharmacist = session.scalar(select(User).where(User.username == "pharmacist"))
+    nurse = session.scalar(select(User).where(User.username == "nurse"))
+    amu = session.scalar(select(Ward).where(Ward.code == "AMU"))
+    if doctor is None or pharmacist is None or nurse is None or amu is None:
+        return
+    drugs = {code: session.scalar(select(Drug).where(Drug.code == code)) for code, *_ in DEMO_ROUND}
+    if any(d is None for d in drugs.values()):
+        return
+    encounters = [e for e in session.scalars(
+        select(Encounter).where(Encounter.ward_id == amu.id, Encounter.status == "in-progress")
+        .order_by(Encounter.id)) if not e.patient.active_allergies][:4]
+    now = clock.now()
+    start = now - timedelta(days=2)
+    overrides = prescribing.Overrides({"allergy": "Demo data", "duplicate": "Demo data",
+                                       "max_dose": "Demo data"})
+    planned: list[Prescription] = []
+    for encounter in encounters:
+        encounter.nurse_id = nurse.id
+        for code, dose, frequency, prn in DEMO_ROUND:
+            drug = drugs[code]
+            assert drug is not None
+            order = prescribing.Order(
+                drug_id=drug.id, dose=dose, dose_unit=drug.dose_unit, frequency=frequency,
+                start_at=start, prn=prn, prn_min_interval_minutes=240 if prn else None,
+                prn_max_daily_doses=4 if prn else None, indication=DEMO_ROUND_INDICATION)
+            rx = prescribing.prescribe(session, doctor, encounter.patient_id, order, overrides)
+            verification.verify(session, pharmacist, rx.id, rx.version)
+            planned.append(rx)
+    # Verification plans from now on; the demo's past two days are planned from the start.
+    planning.plan_many(session, planned, start)
+    past = list(session.scalars(select(ScheduledDose).where(
+        ScheduledDose.prescription_id.in_([rx.id for rx in planned]),
+        ScheduledDose.due_at < now - timedelta(hours=2), ScheduledDose.status == "due")
+        .order_by(ScheduledDose.due_at, ScheduledDose.id)))
+    for i, scheduled in enumerate(past):
+        at = scheduled.due_at + timedelta(minutes=10)
+        if i == 3:
+            administration.record_dose(session, nurse, scheduled.id, "refused",
+                                       "Felt sick; will try later", occurred_at=at)
+        else:
+            administration.record_dose(session, nurse, scheduled.id, "given", occurred_at=at)
+

@@ -3,6 +3,7 @@
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.identifiers import IdentifierCounter  # noqa: F401
 from app.core.jobs import DueJob, PeriodicJobState  # noqa: F401
+from app.domain.administration import listeners as _mar  # noqa: F401  (doses follow prescribing, ADT)
 from app.domain.administration.models import Administration, ScheduledDose  # noqa: F401
 from app.domain.admissions.models import Encounter, EncounterLocation  # noqa: F401
 from app.domain.dispensary.inventory_models import (  # noqa: F401
@@ -28,6 +29,7 @@ from app.domain.escalation.models import Alert, OnCallShift  # noqa: F401
 from app.domain.facilities.models import Bed, BedReservation, Room, Ward  # noqa: F401
 from app.domain.formulary.models import Drug  # noqa: F401
 from app.domain.frontdesk.models import QueueTicket  # noqa: F401
+from app.domain.handover import access as _handover_access  # noqa: F401  (the handover scope rule)
 from app.domain.handover.models import HandoverEntry, HandoverField, HandoverSession  # noqa: F401
 from app.domain.identity.models import User, UserRole, UserSession, WardAssignment  # noqa: F401
 from app.domain.notifications.models import Notification  # noqa: F401
@@ -48,6 +50,8 @@ from app.domain.scheduling.models import (  # noqa: F401
     Resource,
 )
 from app.jobs import (
+    beds,  # noqa: F401  (registers the bed reservation expiry handler)
+    escalation,  # noqa: F401  (registers the alert escalation job handler)
     frontdesk,  # noqa: F401  (registers the reminder job handler)
     printing,  # noqa: F401  (registers the print job handler)
 )

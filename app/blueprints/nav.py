@@ -23,6 +23,12 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem(_l("Home"), "main.dashboard", Perm.DASHBOARD, "h"),
     NavItem(_l("My wards"), "wards.list_wards", Perm.WARD_VIEW, "w"),
+    NavItem(_l("Alerts"), "wards.list_alerts", Perm.WARD_VIEW),
+    NavItem(_l("On call"), "wards.on_call_rota", Perm.ON_CALL_MANAGE),
+    NavItem(_l("Census"), "wards.census", Perm.WARD_VIEW, "c"),
+    NavItem(_l("Cleaning"), "wards.cleaning_list", Perm.BED_HOUSEKEEPING),
+    NavItem(_l("Medication round"), "wards.my_medication_round", Perm.ADMINISTER, "r"),
+    NavItem(_l("Handover"), "wards.list_handovers", Perm.HANDOVER),
     NavItem(_l("Patients"), "patients.list_patients", Perm.PATIENT_READ, "p"),
     NavItem(_l("Front desk"), "frontdesk.arrivals", Perm.CHECK_IN, "f"),
     NavItem(_l("Queues"), "frontdesk.list_queues", Perm.QUEUE_BOARD, "q"),

@@ -48,6 +48,14 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("pharmacy-stock-check", "app.jobs.pharmacy.check_stock", daily_at=time(6, 0),
              description="Tell the pharmacy of drugs below their reorder level and batches "
                          "expiring within PHARMACY_EXPIRY_WARNING_DAYS (once a day)"),
+    Periodic("observations-overdue", "app.jobs.observations.raise_overdue_observations",
+             every=timedelta(minutes=1),
+             description="Alert the responsible nurse when a patient's next vital signs are overdue"),
+    Periodic("dose-plan", "app.jobs.medication_round.extend_dose_plan", daily_at=time(0, 30),
+             description="Plan verified inpatient prescriptions' doses DOSE_PLAN_DAYS ahead"),
+    Periodic("dose-reminders", "app.jobs.medication_round.sweep_doses", every=timedelta(minutes=1),
+             description="Remind nurses of doses falling due; alert doses open past "
+                         "DOSE_OVERDUE_MINUTES"),
 )
 
 BY_NAME = {p.name: p for p in PERIODIC}

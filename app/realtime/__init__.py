@@ -42,7 +42,7 @@ def socket_event(event: str, namespace: str, perm: Perm) -> Callable[[Callable[.
 
 def register_namespaces() -> None:
     """Attach every handler to the Socket.IO server that create_app() has just made."""
-    from app.realtime import bridges, live  # noqa: F401
+    from app.realtime import bridges, handover, live  # noqa: F401
 
     bridges.connect()  # blinker keeps one connection per receiver, however often this runs
     for event, fn, namespace in _HANDLERS:

@@ -1,10 +1,9 @@
-"""Wards: schema changes for admissions, transfers, discharges and the bed board (none yet).
+"""Wards: indexes for the census (today's admissions and discharges by time).
 
 Revision ID: 0014_adt
 Revises: 0013_wards
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
 
 revision = "0014_adt"
 down_revision = "0013_wards"
@@ -13,8 +12,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_index("ix_encounter_started", "encounter", ["started_at"])
+    op.create_index("ix_encounter_ended", "encounter", ["ended_at"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_encounter_ended", table_name="encounter")
+    op.drop_index("ix_encounter_started", table_name="encounter")

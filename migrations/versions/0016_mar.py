@@ -1,10 +1,12 @@
-"""Wards: schema changes for the medication administration record and nursing notes (none yet).
+"""Wards: the medication record's reminder markers (each dose reminds once, alerts once).
 
 Revision ID: 0016_mar
 Revises: 0015_vitals
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
+
+from app.core.db import UTCDateTime
 
 revision = "0016_mar"
 down_revision = "0015_vitals"
@@ -13,8 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("scheduled_dose") as batch:
+        batch.add_column(sa.Column("reminded_at", UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("overdue_alerted_at", UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("scheduled_dose") as batch:
+        batch.drop_column("overdue_alerted_at")
+        batch.drop_column("reminded_at")

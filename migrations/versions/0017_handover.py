@@ -1,10 +1,10 @@
-"""Wards: schema changes for the shift handover (none yet).
+"""Wards: at most one open handover session per ward, enforced by the database.
 
 Revision ID: 0017_handover
 Revises: 0016_mar
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0017_handover"
 down_revision = "0016_mar"
@@ -13,8 +13,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Two nurses pressing "Start handover" at once must end up in the same session.
+    with op.batch_alter_table("handover_session", schema=None) as batch_op:
+        batch_op.create_index("uq_handover_session_ward_open", ["ward_id"], unique=True,
+                              postgresql_where=sa.text("status = 'open'"),
+                              sqlite_where=sa.text("status = 'open'"))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("handover_session", schema=None) as batch_op:
+        batch_op.drop_index("uq_handover_session_ward_open",
+                            postgresql_where=sa.text("status = 'open'"),
+                            sqlite_where=sa.text("status = 'open'"))

@@ -1,4 +1,280 @@
-"""Placeholder: filled in by the wards issue."""
+"""Vital signs and NEWS2 (record, live preview, chart, SpO2 scale, entered in error), clinical
+alerts (list, view, acknowledge) and the on-call rota."""
+
 from __future__ import annotations
 
-from app.blueprints.wards import bp  # noqa: F401
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.blueprints.wards import bp
+from app.core import clock
+from app.core.errors import DomainError
+from app.core.htmx import redirect_to, render
+from app.core.security import Perm, require
+from app.core.web import parse_id
+from app.domain.admissions.models import Encounter
+from app.domain.admissions.services import get_encounter
+from app.domain.escalation import services as escalation
+from app.domain.escalation.models import Alert
+from app.domain.identity.models import User, UserRole
+from app.domain.observations import chart, rules
+from app.domain.observations import services as vitals
+from app.extensions import db
+
+FIELDS = ("respiratory_rate", "spo2", "air_or_oxygen", "o2_flow", "systolic", "diastolic", "pulse",
+          "consciousness", "temperature")
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["HOSPITAL_TIMEZONE"])
+
+
+def _parse_local(value: str | None, field: str) -> datetime | None:
+    """A datetime-local value typed in hospital time, as UTC; None when blank."""
+    if not value or not value.strip():
+        return None
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise DomainError(_("Enter a date and time."), field=field) from exc
+    if naive.tzinfo is not None or not 1900 <= naive.year <= 2199:
+        raise DomainError(_("Enter a date and time."), field=field)
+    return clock.to_utc(naive.replace(tzinfo=_tz()))
+
+
+def _form_values() -> dict[str, str]:
+    return {f: (request.form.get(f) or "")[:20] for f in FIELDS}
+
+
+# --- recording -----------------------------------------------------------------------------------
+
+def _record_page(encounter: Encounter, status: int = 200, **context: Any) -> Response:
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("flags", [])
+    context.setdefault("preview", None)
+    context.setdefault("taken_at", "")
+    latest = vitals.latest_by_encounter(db.session, [encounter.id]).get(encounter.id)
+    return render("wards/vitals_record.html", "wards/_vitals_form.html", status=status,
+                  encounter=encounter, latest=latest, labels=rules.LABELS, acvpu=rules.ACVPU,
+                  **context)
+
+
+@bp.route("/encounters/<int:encounter_id>/vitals", methods=["GET", "POST"])
+@require(Perm.VITALS_RECORD)
+def record_vitals(encounter_id: int) -> Response:
+    """The observation form (NEWS2 order, keyboard first); saving shows the score, its band
+    and the escalation it sent. Impossible values: 422 beside the field; unusual: confirm."""
+    encounter = get_encounter(db.session, current_user, encounter_id, Perm.VITALS_RECORD)
+    if request.method == "GET":
+        return _record_page(encounter)
+    values = _form_values()
+    taken_raw = (request.form.get("taken_at") or "")[:20]
+    try:
+        checked = vitals.check_values(values)
+    except vitals.InvalidVitals as exc:
+        return _record_page(encounter, 422, values=values, errors=exc.errors, taken_at=taken_raw)
+    if checked.flags and request.form.get("confirm_unusual") != "1":
+        return _record_page(encounter, 422, values=values, flags=checked.flags, taken_at=taken_raw,
+                            preview=rules.score_set(checked.values, encounter.spo2_scale or 1),
+                            flagged=checked.flagged_fields)
+    try:
+        taken_at = _parse_local(taken_raw, "taken_at")
+        vs = vitals.record_vitals(db.session, current_user, encounter.id, values, taken_at=taken_at)
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status_code != 422:
+            raise
+        errors = getattr(exc, "errors", None) or {exc.field or "form": exc.message}
+        return _record_page(encounter, 422, values=values, errors=errors, taken_at=taken_raw)
+    alert = vitals.open_news2_alert(db.session, encounter.id)
+    db.session.commit()
+    chain = escalation.CHAINS.get(alert.chain) if alert is not None else None
+    return render("wards/vitals_saved.html", "wards/_vitals_saved.html", encounter=encounter, vs=vs,
+                  alert=alert, chain=chain, values=vitals.values_of(vs), scores=vitals.scores_of(vs),
+                  labels=rules.LABELS, acvpu=rules.ACVPU)
+
+
+@bp.route("/encounters/<int:encounter_id>/vitals/preview", methods=["POST"])
+@require(Perm.VITALS_RECORD)
+def preview_news2(encounter_id: int) -> Response:
+    """The NEWS2 points per parameter as the nurse types (nothing is saved)."""
+    encounter = get_encounter(db.session, current_user, encounter_id, Perm.VITALS_RECORD)
+    values = _form_values()
+    errors: dict[str, str] = {}
+    preview = None
+    flags: list[str] = []
+    try:
+        checked = rules.check(values)
+        preview = rules.score_set(checked.values, encounter.spo2_scale or 1)
+        flags = checked.flags
+    except rules.ImplausibleVitals as exc:
+        errors = exc.errors
+        # Score what can be scored, so the nurse still sees the rest of the set.
+        keep = {k: v for k, v in values.items() if k not in errors and not (
+            k == "o2_flow" and "air_or_oxygen" in errors)}
+        try:
+            preview = rules.score_set(rules.check(keep).values, encounter.spo2_scale or 1)
+        except rules.ImplausibleVitals:
+            preview = None
+    return render("wards/_vitals_preview.html", "wards/_vitals_preview.html", preview=preview,
+                  errors=errors, flags=flags, labels=rules.LABELS, encounter=encounter)
+
+
+# --- chart, scale, entered in error -----------------------------------------------------------------
+
+def _chart_page(encounter_id: int, status: int = 200, **context: Any) -> Response:
+    period = request.values.get("period", "72h")
+    if period not in vitals.PERIODS:
+        period = "72h"
+    data = vitals.chart_series(db.session, current_user, encounter_id, period)
+    now = clock.now()
+    start = data.since or (data.sets[0].taken_at if data.sets else now - timedelta(hours=24))
+    start = min(start, data.encounter.started_at) if data.since is None else start
+    rows = [(vs.taken_at, vitals.values_of(vs), vs.news2_total) for vs in data.sets]
+    fmt = "%d %b %H:%M"
+    labels = (clock.to_local(start, str(_tz())).strftime(fmt), clock.to_local(now, str(_tz())).strftime(fmt))
+    panels = chart.chart_svgs(rows, start, now, labels)
+    return render("wards/vitals_chart.html", status=status, encounter=data.encounter, data=data,
+                  panels=panels, period=period, periods=list(vitals.PERIODS), values_of=vitals.values_of,
+                  scores_of=vitals.scores_of, labels=rules.LABELS, fields=FIELDS,
+                  scale_errors=context.pop("scale_errors", {}), **context)
+
+
+@bp.route("/encounters/<int:encounter_id>/vitals/chart")
+@require(Perm.WARD_VIEW)
+def chart_vitals(encounter_id: int) -> Response:
+    """Trend of each parameter and the NEWS2 total (server-drawn SVG), and the sets below;
+    `period` is 24h, 72h, 7d or all."""
+    return _chart_page(encounter_id)
+
+
+@bp.route("/encounters/<int:encounter_id>/spo2-scale", methods=["POST"])
+@require(Perm.SPO2_SCALE)
+def set_spo2_scale(encounter_id: int) -> Response:
+    """A clinician sets the NEWS2 SpO2 scale for this admission (with the reason)."""
+    scale = parse_id(request.form.get("scale"))
+    try:
+        vitals.set_spo2_scale(db.session, current_user, encounter_id, scale or 0,
+                              (request.form.get("reason") or "")[:500])
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status_code != 422:
+            raise
+        return _chart_page(encounter_id, 422, scale_errors={exc.field or "scale": exc.message})
+    db.session.commit()
+    flash(_("SpO₂ scale set to %(n)d.", n=scale or 0), "success")
+    return redirect_to(url_for("wards.chart_vitals", encounter_id=encounter_id))
+
+
+@bp.route("/vitals/<int:vital_signs_id>/entered-in-error", methods=["POST"])
+@require(Perm.VITALS_RECORD)
+def vitals_entered_in_error(vital_signs_id: int) -> Response:
+    """Withdraw a set recorded by mistake (kept, struck through, with the reason)."""
+    vs = vitals.mark_entered_in_error(db.session, current_user, vital_signs_id,
+                                      (request.form.get("reason") or "")[:500])
+    db.session.commit()
+    flash(_("The set was marked as entered in error."), "success")
+    return redirect_to(url_for("wards.chart_vitals", encounter_id=vs.encounter_id))
+
+
+# --- alerts ----------------------------------------------------------------------------------------
+
+@bp.route("/alerts")
+@require(Perm.WARD_VIEW)
+def list_alerts() -> Response:
+    """Open alerts that reached me or are on my wards (refreshes live on `alert.updated`)."""
+    alerts = escalation.alerts_for(db.session, current_user)
+    return render("wards/alerts.html", "wards/_alerts.html", alerts=alerts, chains=escalation.CHAINS)
+
+
+@bp.route("/alerts/<int:alert_id>")
+@require(Perm.WARD_VIEW)
+def view_alert(alert_id: int) -> Response:
+    """One alert: what, who it has reached, and Acknowledge."""
+    alert = escalation.get_alert(db.session, current_user, alert_id)
+    return _alert_page(alert)
+
+
+def _alert_page(alert: Alert) -> Response:
+    wanted = [*(alert.recipient_ids or []), alert.acknowledged_by_id or 0]
+    names = {uid: name for uid, name in db.session.execute(
+        select(User.id, User.full_name).where(User.id.in_(wanted)))}
+    chain = escalation.CHAINS.get(alert.chain, ())
+    encounter = db.session.get(Encounter, alert.encounter_id) if alert.encounter_id else None
+    return render("wards/alert.html", "wards/_alert.html", alert=alert, chain=chain, names=names,
+                  encounter=encounter)
+
+
+@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@require(Perm.VITALS_RECORD)
+def acknowledge_alert(alert_id: int) -> Response:
+    """I take this alert on: it stops escalating."""
+    alert = escalation.acknowledge_alert(db.session, current_user, alert_id)
+    db.session.commit()
+    flash(_("Alert acknowledged."), "success")
+    return _alert_page(alert)
+
+
+# --- on-call rota ------------------------------------------------------------------------------------
+
+def _rota_page(status: int = 200, **context: Any) -> Response:
+    today = clock.to_local(clock.now(), str(_tz())).date()
+    since = datetime.combine(today, datetime.min.time(), _tz())
+    shifts = escalation.rota(db.session, clock.to_utc(since), clock.to_utc(since + timedelta(days=8)))
+    doctors = list(db.session.scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role_key == "doctor", User.active.is_(True)).order_by(User.full_name)))
+    context.setdefault("form", {})
+    context.setdefault("errors", {})
+    return render("wards/oncall.html", "wards/_oncall.html", status=status, shifts=shifts,
+                  doctors=doctors, teams=current_app.config["ON_CALL_TEAMS"],
+                  names={d.id: d.full_name for d in doctors}, **context)
+
+
+@bp.route("/on-call", methods=["GET", "POST"])
+@require(Perm.ON_CALL_MANAGE)
+def on_call_rota() -> Response:
+    """Who is on call for each team this week; add a shift."""
+    if request.method == "GET":
+        return _rota_page()
+    form = {k: (request.form.get(k) or "")[:40] for k in ("team", "user_id", "starts_at", "ends_at")}
+    try:
+        starts = _parse_local(form["starts_at"], "starts_at")
+        ends = _parse_local(form["ends_at"], "ends_at")
+        if starts is None:
+            raise DomainError(_("Enter when the shift starts."), field="starts_at")
+        if ends is None:
+            raise DomainError(_("Enter when the shift ends."), field="ends_at")
+        escalation.add_shift(db.session, current_user, team=form["team"],
+                             user_id=parse_id(form["user_id"]) or 0, starts_at=starts, ends_at=ends)
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status_code != 422:
+            raise
+        return _rota_page(422, form=form, errors={exc.field or "team": exc.message})
+    db.session.commit()
+    flash(_("Shift added to the rota."), "success")
+    return redirect_to(url_for("wards.on_call_rota"))
+
+
+@bp.route("/on-call/<int:shift_id>/remove", methods=["POST"])
+@require(Perm.ON_CALL_MANAGE)
+def remove_on_call_shift(shift_id: int) -> Response:
+    """Take a shift off the rota, with the reason."""
+    try:
+        escalation.remove_shift(db.session, current_user, shift_id, (request.form.get("reason") or "")[:500])
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status_code != 422:
+            raise
+        return _rota_page(422, errors={f"remove-{shift_id}": exc.message})
+    db.session.commit()
+    flash(_("Shift removed."), "success")
+    return redirect_to(url_for("wards.on_call_rota"))

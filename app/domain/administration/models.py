@@ -44,6 +44,10 @@ class ScheduledDose(Base):
     status: Mapped[str] = mapped_column(String(14), default="due")
     planned_from_version: Mapped[int] = mapped_column(Integer, default=1)  # the prescription's
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # Markers the reminder job sets so that each dose reminds its nurse once and raises its
+    # overdue alert once, however often the job runs (migration 0016).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    overdue_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Administration(Base):

@@ -28,6 +28,9 @@ class Encounter(TimestampMixin, VersionedMixin, Base):
             sqlite_where=text("status = 'in-progress'"),
         ),
         Index("ix_encounter_ward_status", "ward_id", "status"),
+        # The census: today's admissions and discharges (migration 0014).
+        Index("ix_encounter_started", "started_at"),
+        Index("ix_encounter_ended", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

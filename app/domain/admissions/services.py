@@ -1,51 +1,26 @@
-"""Encounter operations used by the foundation: admitting to a bed and finding who is where."""
+"""Encounter operations used by the foundation: admitting to a bed and finding who is where.
+The admission, transfer and discharge steps live in `adt`; the bed board in `board`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.core import audit, clock, events
 from app.core.db import DbSession
-from app.core.errors import Conflict, NotFound
+from app.core.errors import NotFound
 from app.core.security import Actor, Perm, authorize
-from app.domain.admissions.models import Encounter, EncounterLocation
+from app.domain.admissions.models import Encounter
 from app.domain.facilities.models import Bed
 
 
 def admit_to_bed(session: DbSession, actor: Actor, patient_id: int, bed_id: int) -> Encounter:
-    """Start an inpatient encounter in an available bed."""
-    authorize(actor, Perm.WARD_VIEW)
-    bed = session.get(Bed, bed_id)
-    if bed is None or bed.state != "available":
-        raise Conflict("That bed is not available.")
-    encounter = Encounter(
-        patient_id=patient_id,
-        class_code="IMP",
-        status="in-progress",
-        ward_id=bed.room.ward_id,
-        bed_id=bed.id,
-        started_at=clock.now(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(encounter)
-            session.flush()
-            session.add(EncounterLocation(encounter_id=encounter.id, ward_id=bed.room.ward_id,
-                                          bed_id=bed.id, status="active", start_at=encounter.started_at,
-                                          created_by_id=actor.id))
-            bed.state = "occupied"
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict("That bed was just taken by another admission.") from exc
-    audit.record(session, actor, "encounter.admitted", encounter, patient_id=patient_id,
-                 after={"ward_id": encounter.ward_id, "bed_id": bed.id})
-    events.admitted.send(session, encounter=encounter)
-    events.bed_changed.send(session, ward_id=bed.room.ward_id, bed_id=bed.id)
-    return encounter
+    """Start an inpatient encounter in an available bed (a direct admission; see
+    `adt.admit` for the full form: source, attending, diagnosis, reservation)."""
+    from app.domain.admissions import adt
+
+    return adt.admit(session, actor, patient_id=patient_id, bed_id=bed_id, source="direct")
 
 
 def current_ward_ids(session: DbSession, patient_id: int) -> set[int]:

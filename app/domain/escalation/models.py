@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
@@ -43,6 +44,16 @@ class Alert(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution: Mapped[str | None] = mapped_column(Text)  # e.g. "dose recorded", "new set taken"
+    # The escalation chain (app/domain/escalation/chains.py) whose `level` this alert is at.
+    chain: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    # The page the alert is about (the chart, the MAR); notifications link to the alert itself.
+    link: Mapped[str | None] = mapped_column(String(300))
+    # Everyone the alert has reached so far, for "my alerts".
+    recipient_ids: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+
+    @property
+    def unresolved(self) -> bool:
+        return self.status != "resolved"
 
 
 class OnCallShift(Base):

@@ -5,18 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core import clock
 from app.core.db import Base, UTCDateTime
+from app.domain.admissions.models import Encounter
+from app.domain.patients.models import Patient
 
 SBAR_FIELDS = ("situation", "background", "assessment", "recommendation")
 
 
 class HandoverSession(Base):
     __tablename__ = "handover_session"
-    __table_args__ = (Index("ix_handover_session_ward_status", "ward_id", "status"),)
+    __table_args__ = (
+        Index("ix_handover_session_ward_status", "ward_id", "status"),
+        # One open session per ward (migration 0017): a second "start" joins the open one.
+        Index("uq_handover_session_ward_open", "ward_id", unique=True,
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ward_id: Mapped[int] = mapped_column(ForeignKey("ward.id"))
@@ -48,6 +55,8 @@ class HandoverEntry(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     session: Mapped[HandoverSession] = relationship(back_populates="entries")
+    encounter: Mapped[Encounter] = relationship()
+    patient: Mapped[Patient] = relationship()
     fields: Mapped[list[HandoverField]] = relationship(
         back_populates="entry", order_by="HandoverField.id", lazy="selectin"
     )

@@ -46,6 +46,11 @@ class VitalSigns(Base):
     def complete(self) -> bool:
         return self.news2_total is not None
 
+    @property
+    def overdue(self) -> bool:
+        """The next set was due before now (the bed board shows it)."""
+        return self.next_due_at is not None and self.next_due_at < clock.now()
+
 
 class Observation(Base):
     """One LOINC-coded measurement (FHIR Observation), with the NEWS2 points it scored."""

@@ -1,0 +1,414 @@
+"""Clinical alerts that climb a chain of people until someone acknowledges them.
+
+Any part of the hospital raises an alert (`raise_alert`) naming a chain: NEWS2 scores, overdue
+observations, overdue doses, later the laboratory's critical results. Level 0 of the chain is
+notified at once; a due row (`alert.escalate`, app/jobs/escalation.py) fires ALERT_ACK_MINUTES
+later and, if nobody has acknowledged, notifies the next level with high priority, and so on
+until the chain ends. Recipients are resolved at each step (the rota may have changed). Every
+step is audited and pushed to the ward's room (`alert.updated`) so open lists refresh live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core import audit, clock, jobs, realtime
+from app.core.db import DbSession
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.security import Actor, Perm, SystemActor, authorize
+from app.domain.admissions.models import Encounter
+from app.domain.escalation.models import Alert, OnCallShift
+from app.domain.identity.models import User, UserRole
+from app.domain.identity.services import ward_staff_ids
+from app.domain.notifications import services as notifications
+from app.domain.notifications.models import Notification
+
+ESCALATOR = SystemActor("alert escalation")
+ESCALATE_JOB = "alert.escalate"
+UNRESOLVED = ("open", "acknowledged")
+
+
+# --- chains ------------------------------------------------------------------------------------
+
+Resolver = Callable[[DbSession, Alert], list[int]]
+
+
+@dataclass(frozen=True)
+class Level:
+    label: str  # who this level is, for the alert page ("charge nurses and attending doctor")
+    resolve: Resolver
+
+
+def _encounter(session: DbSession, alert: Alert) -> Encounter | None:
+    return session.get(Encounter, alert.encounter_id) if alert.encounter_id else None
+
+
+def charge_nurses(session: DbSession, alert: Alert) -> list[int]:
+    return ward_staff_ids(session, alert.ward_id, ["charge_nurse"]) if alert.ward_id else []
+
+
+def attending_doctor(session: DbSession, alert: Alert) -> list[int]:
+    encounter = _encounter(session, alert)
+    return [encounter.attending_id] if encounter and encounter.attending_id else []
+
+
+def responsible_nurse(session: DbSession, alert: Alert) -> list[int]:
+    """The nurse responsible this shift, or (nobody named) the ward's nurses."""
+    encounter = _encounter(session, alert)
+    if encounter and encounter.nurse_id:
+        return [encounter.nurse_id]
+    return ward_staff_ids(session, alert.ward_id, ["nurse"]) if alert.ward_id else []
+
+
+def on_call_team(config_key: str) -> Resolver:
+    def resolve(session: DbSession, alert: Alert) -> list[int]:
+        return on_call(session, str(current_app.config[config_key]), clock.now()) or active_doctors(session)
+    return resolve
+
+
+def both(*resolvers: Resolver) -> Resolver:
+    def resolve(session: DbSession, alert: Alert) -> list[int]:
+        ids: set[int] = set()
+        for r in resolvers:
+            ids.update(r(session, alert))
+        return sorted(ids)
+    return resolve
+
+
+_news2_first = both(charge_nurses, attending_doctor)
+CHAINS: dict[str, tuple[Level, ...]] = {
+    "news2_medium": (
+        Level("the ward's charge nurses and the responsible doctor", _news2_first),
+        Level("the on-call doctor (escalation team)", on_call_team("ON_CALL_ESCALATION_TEAM")),
+        Level("the on-call emergency team", on_call_team("ON_CALL_EMERGENCY_TEAM")),
+    ),
+    "news2_high": (
+        Level("the ward's charge nurses, the responsible doctor and the on-call emergency team",
+              both(_news2_first, on_call_team("ON_CALL_EMERGENCY_TEAM"))),
+        Level("the on-call doctor (escalation team)", on_call_team("ON_CALL_ESCALATION_TEAM")),
+    ),
+    "obs_overdue": (
+        Level("the responsible nurse", responsible_nurse),
+        Level("the ward's charge nurses", charge_nurses),
+    ),
+    "dose_overdue": (
+        Level("the responsible nurse", responsible_nurse),
+        Level("the ward's charge nurses", charge_nurses),
+        Level("the responsible doctor", attending_doctor),
+    ),
+}
+
+
+def register_chain(name: str, levels: Iterable[Level]) -> None:
+    """Let another module (the laboratory's critical results) add its own chain."""
+    CHAINS[name] = tuple(levels)
+
+
+def active_doctors(session: DbSession) -> list[int]:
+    """The last resort when nobody is on the rota (config.py ON_CALL_*): an alert never
+    reaches no one."""
+    return sorted(set(session.scalars(
+        select(UserRole.user_id).join(User, User.id == UserRole.user_id)
+        .where(UserRole.role_key == "doctor", User.active.is_(True))
+    )))
+
+
+def recipients(session: DbSession, alert: Alert, level: int) -> list[int]:
+    """Who `level` of the alert's chain is right now. A level that resolves to nobody (no
+    charge nurse assigned, no attending named) falls back to the ward's staff, then to every
+    active doctor."""
+    ids = CHAINS[alert.chain][level].resolve(session, alert)
+    if not ids and alert.ward_id:
+        ids = ward_staff_ids(session, alert.ward_id, ["charge_nurse", "nurse"])
+    return ids or active_doctors(session)
+
+
+# --- links -------------------------------------------------------------------------------------
+
+def alert_path(alert_id: int) -> str:
+    """The alert's page, where "Acknowledge" is. Outside a request (a job, the shell) url_for
+    has no server to build for, so the route map builds the same path."""
+    if has_request_context():
+        return url_for("wards.view_alert", alert_id=alert_id)
+    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
+    return adapter.build("wards.view_alert", {"alert_id": alert_id})
+
+
+def _push(session: DbSession, alert: Alert, user_ids: Iterable[int] = ()) -> None:
+    event = {"type": "alert.updated", "id": alert.id, "status": alert.status,
+             "encounter_id": alert.encounter_id, "ward_id": alert.ward_id}
+    if alert.ward_id is not None:
+        realtime.push(session, realtime.ward_room(alert.ward_id), event)
+    for uid in sorted(set(user_ids)):
+        realtime.push(session, realtime.user_room(uid), event)
+
+
+def _notify_level(session: DbSession, alert: Alert, level: int, priority: str) -> list[int]:
+    ids = recipients(session, alert, level)
+    prefix = "" if level == 0 else "Escalated (not acknowledged in time): "
+    notifications.notify(session, kind=f"alert.{alert.kind}", text=prefix + alert.text, user_ids=ids,
+                         link=alert_path(alert.id), priority=priority)
+    alert.recipient_ids = sorted(set(alert.recipient_ids or []) | set(ids))
+    return ids
+
+
+def _schedule_next(session: DbSession, alert: Alert, from_time: datetime) -> None:
+    nxt = alert.level + 1
+    if nxt >= len(CHAINS[alert.chain]):
+        return
+    minutes = int(current_app.config["ALERT_ACK_MINUTES"])
+    jobs.schedule(session, ESCALATE_JOB, {"alert_id": alert.id, "chain": alert.chain, "level": nxt},
+                  due_at=from_time + timedelta(minutes=minutes),
+                  dedupe_key=f"alert:{alert.id}:{alert.chain}:{nxt}:{alert.raised_at:%Y%m%d%H%M%S}")
+
+
+def _snapshot(alert: Alert) -> dict[str, object]:
+    return {"kind": alert.kind, "subject_key": alert.subject_key, "chain": alert.chain,
+            "level": alert.level, "status": alert.status, "priority": alert.priority}
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+def raise_alert(
+    session: DbSession,
+    *,
+    kind: str,
+    subject_key: str,
+    patient_id: int,
+    encounter_id: int | None,
+    ward_id: int | None,
+    text: str,
+    link: str | None,
+    chain: str,
+    priority: str = "high",
+) -> Alert:
+    """Open an alert and notify its chain's level 0 now; level 1 follows after ALERT_ACK_MINUTES
+    unless someone acknowledges. Idempotent per (kind, subject_key): a second call returns the
+    alert that exists (whatever its status) and notifies nobody. `link` is the page the alert is
+    about (shown on the alert); the notification links to the alert page itself. Audited."""
+    if chain not in CHAINS:
+        raise ValueError(f"unknown escalation chain {chain!r}")
+    existing = _by_subject(session, kind, subject_key)
+    if existing is not None:
+        return existing
+    alert = Alert(kind=kind, subject_key=subject_key, patient_id=patient_id, encounter_id=encounter_id,
+                  ward_id=ward_id, text=text, link=link, chain=chain, priority=priority, level=0,
+                  status="open", raised_at=clock.now(), recipient_ids=[])
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:
+        # Raised by a concurrent caller first: theirs is the alert.
+        found = _by_subject(session, kind, subject_key)
+        if found is None:
+            raise
+        return found
+    ids = _notify_level(session, alert, 0, priority)
+    audit.record(session, ESCALATOR, "alert.raised", alert, patient_id=patient_id,
+                 after={**_snapshot(alert), "text": text, "notified": ids})
+    _schedule_next(session, alert, alert.raised_at)
+    _push(session, alert)
+    return alert
+
+
+def _by_subject(session: DbSession, kind: str, subject_key: str) -> Alert | None:
+    return session.scalar(select(Alert).where(Alert.kind == kind, Alert.subject_key == subject_key))
+
+
+def change_chain(session: DbSession, alert: Alert, chain: str, text: str) -> Alert:
+    """Move an unresolved alert onto a more urgent chain (NEWS2 medium -> high): it is open
+    again at level 0 of the new chain, notified now with high priority and escalates afresh."""
+    if chain not in CHAINS:
+        raise ValueError(f"unknown escalation chain {chain!r}")
+    before = _snapshot(alert)
+    alert.chain, alert.level, alert.status, alert.text = chain, 0, "open", text
+    alert.priority = "high"
+    alert.acknowledged_at = alert.acknowledged_by_id = None
+    alert.raised_at = clock.now()
+    ids = _notify_level(session, alert, 0, "high")
+    audit.record(session, ESCALATOR, "alert.rechained", alert, patient_id=alert.patient_id,
+                 before=before, after={**_snapshot(alert), "text": text, "notified": ids})
+    _schedule_next(session, alert, alert.raised_at)
+    _push(session, alert, alert.recipient_ids)
+    return alert
+
+
+def escalate(session: DbSession, alert_id: int, chain: str, level: int) -> Alert | None:
+    """The due row's work: if the alert is still open on `chain` below `level`, notify that
+    level (high priority), audit it and schedule the next. Otherwise nothing (acknowledged,
+    resolved, or already moved on). An alert whose patient has left is resolved instead."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.status != "open" or alert.chain != chain or alert.level >= level:
+        return None
+    encounter = _encounter(session, alert)
+    if encounter is not None and encounter.status != "in-progress":
+        return resolve_alert(session, kind=alert.kind, subject_key=alert.subject_key,
+                             resolution="The patient is no longer on the ward.")
+    before = _snapshot(alert)
+    alert.level = level
+    alert.escalated_at = clock.now()
+    ids = _notify_level(session, alert, level, "high")
+    audit.record(session, ESCALATOR, "alert.escalated", alert, patient_id=alert.patient_id,
+                 before=before, after={**_snapshot(alert), "notified": ids,
+                                       "to": CHAINS[alert.chain][level].label})
+    _schedule_next(session, alert, alert.escalated_at)
+    _push(session, alert, ids)
+    return alert
+
+
+def resolve_alert(session: DbSession, *, kind: str, subject_key: str, resolution: str) -> Alert | None:
+    """Close an unresolved alert (the dose was recorded, a new set was taken): it escalates no
+    further and leaves the open lists. None when there is no such unresolved alert. Audited."""
+    alert = _by_subject(session, kind, subject_key)
+    if alert is None or alert.status == "resolved":
+        return None
+    before = _snapshot(alert)
+    alert.status = "resolved"
+    alert.resolved_at = clock.now()
+    alert.resolution = resolution
+    audit.record(session, ESCALATOR, "alert.resolved", alert, patient_id=alert.patient_id,
+                 before=before, after=_snapshot(alert), reason=resolution)
+    _push(session, alert, alert.recipient_ids)
+    return alert
+
+
+def resolve_for_encounter(session: DbSession, kind: str, encounter_id: int, resolution: str) -> list[Alert]:
+    """Resolve every unresolved alert of `kind` for an admission (a new set ends "overdue")."""
+    keys = list(session.scalars(select(Alert.subject_key).where(
+        Alert.kind == kind, Alert.encounter_id == encounter_id, Alert.status.in_(UNRESOLVED))))
+    return [a for k in keys if (a := resolve_alert(session, kind=kind, subject_key=k,
+                                                   resolution=resolution)) is not None]
+
+
+def get_alert(session: DbSession, actor: Actor, alert_id: int) -> Alert:
+    """An alert the actor may see: someone it reached, or staff with the patient in scope."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("No such alert.")
+    authorize(actor, Perm.WARD_VIEW)
+    if actor.id in (alert.recipient_ids or []):
+        return alert
+    scope = actor.scoped_ward_ids(Perm.WARD_VIEW)
+    if scope is not None and alert.ward_id not in scope:
+        raise Forbidden("This alert is for a patient outside your wards.")
+    return alert
+
+
+def acknowledge_alert(session: DbSession, actor: Actor, alert_id: int) -> Alert:
+    """Someone takes the alert on: it escalates no further, and the acknowledger's urgent
+    notifications about it are acknowledged too. Audited; open lists refresh live."""
+    authorize(actor, Perm.VITALS_RECORD)
+    alert = get_alert(session, actor, alert_id)
+    if alert.status == "resolved":
+        raise Conflict("This alert was already resolved: " + (alert.resolution or ""))
+    if alert.status == "acknowledged":
+        return alert
+    before = _snapshot(alert)
+    alert.status = "acknowledged"
+    alert.acknowledged_at = clock.now()
+    alert.acknowledged_by_id = actor.id
+    audit.record(session, actor, "alert.acknowledged", alert, patient_id=alert.patient_id,
+                 before=before, after=_snapshot(alert))
+    if actor.id is not None:
+        pending = session.scalars(select(Notification.id).where(
+            Notification.recipient_id == actor.id, Notification.link == alert_path(alert.id),
+            Notification.priority == "high", Notification.acknowledged_at.is_(None)))
+        for nid in list(pending):
+            notifications.acknowledge(session, actor, nid)
+    _push(session, alert, alert.recipient_ids)
+    return alert
+
+
+def open_alerts(session: DbSession, encounter_ids: Iterable[int]) -> dict[int, list[Alert]]:
+    """Unresolved alerts (open or acknowledged) per admission, newest first, in one query."""
+    ids = list(encounter_ids)
+    out: dict[int, list[Alert]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = session.scalars(select(Alert).where(Alert.encounter_id.in_(ids), Alert.status.in_(UNRESOLVED))
+                           .order_by(Alert.raised_at.desc(), Alert.id.desc()))
+    for a in rows:
+        out[a.encounter_id].append(a)  # type: ignore[index]
+    return out
+
+
+def alerts_for(session: DbSession, actor: Actor, include_acknowledged: bool = True) -> list[Alert]:
+    """The actor's alert list: unresolved alerts that reached them, and those on their wards."""
+    authorize(actor, Perm.WARD_VIEW)
+    statuses = UNRESOLVED if include_acknowledged else ("open",)
+    scope = actor.scoped_ward_ids(Perm.WARD_VIEW)
+    wards = list(scope) if scope is not None else [w for w in getattr(actor, "ward_ids", ()) or ()]
+    rows = session.scalars(select(Alert).where(Alert.status.in_(statuses))
+                           .order_by(Alert.status.desc(), Alert.raised_at.desc()).limit(500))
+    return [a for a in rows if a.ward_id in wards or actor.id in (a.recipient_ids or [])]
+
+
+# --- the on-call rota --------------------------------------------------------------------------
+
+def on_call(session: DbSession, team: str, at: datetime) -> list[int]:
+    """Active users on `team`'s rota at `at`."""
+    return sorted(set(session.scalars(
+        select(OnCallShift.user_id).join(User, User.id == OnCallShift.user_id)
+        .where(OnCallShift.team == team, OnCallShift.starts_at <= at, OnCallShift.ends_at > at,
+               User.active.is_(True))
+    )))
+
+
+MAX_SHIFT = timedelta(days=7)
+
+
+def add_shift(session: DbSession, actor: Actor, *, team: str, user_id: int, starts_at: datetime,
+              ends_at: datetime) -> OnCallShift:
+    """Put a doctor on a team's rota for a period (at most a week). Audited."""
+    authorize(actor, Perm.ON_CALL_MANAGE)
+    if team not in current_app.config["ON_CALL_TEAMS"]:
+        raise DomainError("Choose one of the on-call teams.", field="team")
+    user = session.get(User, user_id)
+    if user is None or not user.active or "doctor" not in user.role_keys:
+        raise DomainError("Choose an active doctor.", field="user_id")
+    if ends_at <= starts_at:
+        raise DomainError("The shift must end after it starts.", field="ends_at")
+    if ends_at - starts_at > MAX_SHIFT:
+        raise DomainError("A shift lasts at most 7 days.", field="ends_at")
+    shift = OnCallShift(team=team, user_id=user_id, starts_at=starts_at, ends_at=ends_at,
+                        created_by_id=actor.id)
+    session.add(shift)
+    session.flush()
+    audit.record(session, actor, "on_call.shift_added", shift,
+                 after={"team": team, "user_id": user_id, "starts_at": starts_at, "ends_at": ends_at})
+    return shift
+
+
+def remove_shift(session: DbSession, actor: Actor, shift_id: int, reason: str) -> None:
+    """Take a shift off the rota (with a reason). Audited."""
+    authorize(actor, Perm.ON_CALL_MANAGE)
+    shift = session.get(OnCallShift, shift_id)
+    if shift is None:
+        raise NotFound("No such shift.")
+    if not reason.strip():
+        raise DomainError("Give a reason.", field="reason")
+    audit.record(session, actor, "on_call.shift_removed", shift, reason=reason.strip(),
+                 before={"team": shift.team, "user_id": shift.user_id, "starts_at": shift.starts_at,
+                         "ends_at": shift.ends_at})
+    session.delete(shift)
+    session.flush()
+
+
+def rota(session: DbSession, since: datetime, until: datetime) -> list[OnCallShift]:
+    """Shifts overlapping [since, until), by team and start."""
+    return list(session.scalars(
+        select(OnCallShift).where(OnCallShift.ends_at > since, OnCallShift.starts_at < until)
+        .order_by(OnCallShift.team, OnCallShift.starts_at)
+    ))
+
+
+__all__ = ["CHAINS", "Level", "acknowledge_alert", "add_shift", "alert_path", "alerts_for",
+           "change_chain", "escalate", "get_alert", "on_call", "open_alerts", "raise_alert",
+           "register_chain", "remove_shift", "resolve_alert", "resolve_for_encounter", "rota"]

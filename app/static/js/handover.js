@@ -1,0 +1,114 @@
+// Live shift handover (app/realtime/handover.py). Saves go over HTTP (htmx, with the version the
+// text was based on); this script joins the session's room, applies other nurses' saves to the
+// fields nobody is typing in, warns in a field someone else saved while you typed (your save will
+// then show both texts: 409), shows who is editing which field, and re-fetches acceptances.
+(function () {
+  "use strict";
+  var root = document.getElementById("handover");
+  if (!root || typeof io === "undefined") { return; }
+  var sessionId = parseInt(root.getAttribute("data-handover-session"), 10);
+  var editors = {}; // sid -> {name, entry_id, field}
+
+  function form(entryId, field) { return document.getElementById("hf-" + entryId + "-" + field); }
+  function textarea(f) { return f ? f.querySelector("textarea[name=text]") : null; }
+  function versionOf(f) { return parseInt(f.querySelector("input[name=version]").value, 10); }
+
+  function renderPresence() {
+    document.querySelectorAll(".handover-presence").forEach(function (el) { el.textContent = ""; });
+    Object.keys(editors).forEach(function (sid) {
+      var p = editors[sid];
+      var el = document.getElementById("presence-" + p.entry_id + "-" + p.field);
+      if (el) { el.textContent = (el.textContent ? el.textContent + ", " : "") + p.name + " is editing"; }
+    });
+  }
+
+  function applySave(ev) {
+    var f = form(ev.entry_id, ev.field);
+    var box = textarea(f);
+    if (!f || !box || ev.version <= versionOf(f)) { return; }
+    var notice = f.querySelector(".handover-live-notice");
+    // A field showing a conflict holds the nurse's unsaved merge, even if it looks unchanged.
+    if (box.value === box.defaultValue && !f.querySelector(".handover-conflict")) {
+      // Not typing here: take their text and version.
+      box.value = ev.text;
+      box.defaultValue = ev.text;
+      f.querySelector("input[name=version]").value = String(ev.version);
+      f.setAttribute("data-version", String(ev.version));
+      var by = f.querySelector(".handover-saved-by");
+      if (by) { by.textContent = "Saved by " + ev.by; }
+      if (notice) { notice.hidden = true; }
+    } else if (notice) {
+      // Typing here: keep the nurse's text and base version; the save will answer 409 with both.
+      notice.className = "handover-live-notice alert alert-warning py-1 mt-1 mb-1 small";
+      notice.textContent = ev.by + " saved this while you were typing: " + ev.text;
+      notice.hidden = false;
+    }
+  }
+
+  function refetch(el) {
+    if (el && window.htmx) {
+      window.htmx.ajax("GET", el.getAttribute("data-url"), { target: "#" + el.id, swap: "outerHTML" });
+    }
+  }
+
+  function banner(text) {
+    var b = document.getElementById("handover-banner");
+    if (!b) { return; }
+    b.textContent = text + " ";
+    var a = document.createElement("a");
+    a.href = window.location.pathname;
+    a.textContent = "Reload";
+    b.appendChild(a);
+    b.hidden = false;
+  }
+
+  var socket = io("/handover", { transports: ["websocket", "polling"] });
+  var status = document.getElementById("handover-connection");
+
+  socket.on("connect", function () {
+    if (status) { status.textContent = "Live"; status.className = "ms-2 badge bg-success"; }
+    socket.emit("join", { session_id: sessionId }, function (reply) {
+      editors = {};
+      if (reply && reply.presence) {
+        reply.presence.forEach(function (p) { if (p.sid !== socket.id) { editors[p.sid] = p; } });
+      }
+      renderPresence();
+      root.setAttribute("data-joined", reply && reply.ok ? "true" : "false");
+    });
+  });
+  socket.on("disconnect", function () {
+    if (status) { status.textContent = "Reconnecting…"; status.className = "ms-2 badge bg-warning text-dark"; }
+  });
+
+  socket.on("event", function (ev) {
+    if (!ev || ev.session_id !== sessionId) { return; }
+    if (ev.type === "field.saved") { applySave(ev); return; }
+    if (ev.type === "presence") {
+      if (ev.entry_id) { editors[ev.sid] = ev; } else { delete editors[ev.sid]; }
+      renderPresence();
+      return;
+    }
+    if (ev.type === "entry.accepted") { refetch(document.getElementById("accept-" + ev.entry_id)); return; }
+    if (ev.type === "facts.refreshed") {
+      document.querySelectorAll(".handover-facts").forEach(refetch);
+      return;
+    }
+    if (ev.type === "entries.added") { banner("Newly admitted patients were added to this handover."); return; }
+    if (ev.type === "session.closed") {
+      banner("This handover was closed by " + ev.by + ".");
+      document.querySelectorAll(".handover-field textarea").forEach(function (t) { t.readOnly = true; });
+    }
+  });
+
+  // Presence: focus and blur of any SBAR field, including fields htmx has just swapped in.
+  root.addEventListener("focusin", function (e) {
+    var f = e.target.closest && e.target.closest(".handover-field");
+    if (f && e.target.name === "text") {
+      socket.emit("focus", { session_id: sessionId, entry_id: parseInt(f.getAttribute("data-entry"), 10),
+                             field: f.getAttribute("data-field") });
+    }
+  });
+  root.addEventListener("focusout", function (e) {
+    if (e.target.name === "text") { socket.emit("blur", { session_id: sessionId }); }
+  });
+})();

@@ -1,0 +1,154 @@
+"""Alert pages: my alerts and my wards' alerts, one alert, acknowledging it (and the live
+pushes that refresh other browsers), and the on-call rota page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.core import clock
+from app.domain.escalation.models import Alert, OnCallShift
+from app.domain.notifications.models import Notification
+from app.domain.observations import services as vitals
+from app.extensions import socketio
+from tests import factories
+from tests.conftest import login
+from tests.domain.observations.support import MEDIUM, NORMAL, ward_with_patient
+
+
+@pytest.fixture(autouse=True)
+def _this_apps_server(app: Any) -> Iterator[None]:
+    previous = socketio.server
+    socketio.server = app.extensions["infirmary_socketio_server"]
+    yield
+    socketio.server = previous
+
+
+def _events(sio: Any, wait: float = 2.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + wait
+    got: list[dict[str, Any]] = []
+    while True:
+        got += [m["args"][0] for m in sio.get_received("/live") if m["name"] == "event"]
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def _alert(db_session: Any, w: Any) -> Alert:
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, MEDIUM)
+    alert = vitals.open_news2_alert(db_session, w.encounter.id)
+    assert alert is not None
+    db_session.commit()
+    return alert
+
+
+def test_charge_nurse_sees_the_alert_and_acknowledges_it(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    login(client, w.charge.username)
+    listing = client.get("/wards/alerts").get_data(as_text=True)
+    assert f'id="alert-{alert.id}"' in listing and 'hx-trigger="alert-updated from:body"' in listing
+    page = client.get(f"/wards/alerts/{alert.id}").get_data(as_text=True)
+    assert "NEWS2 5" in page and 'id="acknowledge"' in page
+    response = client.post_form(f"/wards/alerts/{alert.id}/acknowledge", htmx=True)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert 'data-status="acknowledged"' in body and w.charge.full_name in body
+    db_session.refresh(alert)
+    assert alert.status == "acknowledged" and alert.acknowledged_by_id == w.charge.id
+    mine = db_session.scalars(select(Notification).where(Notification.recipient_id == w.charge.id,
+                                                         Notification.kind == "alert.news2"))
+    assert all(n.acknowledged_at is not None for n in mine)
+
+
+def test_the_notification_links_to_the_alert_page(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    note = db_session.scalar(select(Notification).where(Notification.recipient_id == w.doctor.id))
+    assert note.priority == "high" and note.link == f"/wards/alerts/{alert.id}"
+    login(client, w.doctor.username)  # a doctor not assigned to the ward, reached by the alert
+    assert client.get(note.link).status_code == 200
+    listing = client.get("/wards/alerts").get_data(as_text=True)
+    assert f'id="alert-{alert.id}"' in listing
+
+
+def test_a_nurse_of_another_ward_gets_403(client: Any, db_session: Any, login_as: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    other = factories.ward(db_session)
+    db_session.commit()
+    login_as("nurse", [other.id])
+    assert client.get(f"/wards/alerts/{alert.id}").status_code == 403
+    assert client.post_form(f"/wards/alerts/{alert.id}/acknowledge").status_code == 403
+    assert f'id="alert-{alert.id}"' not in client.get("/wards/alerts").get_data(as_text=True)
+    db_session.refresh(alert)
+    assert alert.status == "open"
+
+
+def test_a_resolved_alert_cannot_be_acknowledged(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL)
+    db_session.commit()
+    login(client, w.charge.username)
+    assert client.post_form(f"/wards/alerts/{alert.id}/acknowledge").status_code == 409
+    assert f'id="alert-{alert.id}"' not in client.get("/wards/alerts").get_data(as_text=True)
+    assert client.get("/wards/alerts/999999").status_code == 404
+
+
+def test_the_alert_reaches_the_charge_nurses_browser_live(app: Any, client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    db_session.commit()
+    login(client, w.charge.username)
+    sio = socketio.test_client(app, namespace="/live", flask_test_client=client)
+    assert sio.is_connected("/live")
+    sio.get_received("/live")
+    alert = _alert(db_session, w)
+    got = _events(sio)
+    toasts = [e for e in got if e["type"] == "notification"]
+    assert toasts and toasts[0]["priority"] == "high" and toasts[0]["link"] == f"/wards/alerts/{alert.id}"
+    assert any(e["type"] == "alert.updated" and e["id"] == alert.id for e in got + _events(sio, 0.3))
+    # Someone else acknowledging refreshes this browser's lists.
+    from app.domain.escalation import services as escalation
+    escalation.acknowledge_alert(db_session, w.doctor, alert.id)
+    db_session.commit()
+    later = _events(sio)
+    assert any(e["type"] == "alert.updated" and e["status"] == "acknowledged" for e in later)
+    sio.disconnect("/live")
+
+
+def test_on_call_rota_page(client: Any, db_session: Any, login_as: Any) -> None:
+    w = ward_with_patient(db_session)
+    db_session.commit()
+    login_as("charge_nurse", [w.ward.id])
+    assert client.get("/wards/on-call").status_code == 200
+    tz = client.application.config["HOSPITAL_TIMEZONE"]
+    start = clock.to_local(clock.now(), tz).replace(second=0, microsecond=0)
+    fmt = "%Y-%m-%dT%H:%M"
+    bad = client.post_form("/wards/on-call", {"team": "medical", "user_id": str(w.doctor.id),
+                                              "starts_at": start.strftime(fmt), "ends_at": start.strftime(fmt)})
+    assert bad.status_code == 422 and "must end after it starts" in bad.get_data(as_text=True)
+    nurse = client.post_form("/wards/on-call", {"team": "medical", "user_id": str(w.nurse.id),
+                                                "starts_at": start.strftime(fmt),
+                                                "ends_at": (start + timedelta(hours=8)).strftime(fmt)})
+    assert nurse.status_code == 422 and "active doctor" in nurse.get_data(as_text=True)
+    ok = client.post_form("/wards/on-call", {"team": "medical", "user_id": str(w.doctor.id),
+                                             "starts_at": start.strftime(fmt),
+                                             "ends_at": (start + timedelta(hours=8)).strftime(fmt)})
+    assert ok.status_code == 303
+    shift = db_session.scalar(select(OnCallShift).where(OnCallShift.user_id == w.doctor.id))
+    assert shift is not None and shift.team == "medical"
+    assert w.doctor.full_name in client.get("/wards/on-call").get_data(as_text=True)
+    assert client.post_form(f"/wards/on-call/{shift.id}/remove", {"reason": ""}).status_code == 422
+    assert client.post_form(f"/wards/on-call/{shift.id}/remove", {"reason": "swap"}).status_code == 303
+    assert db_session.get(OnCallShift, shift.id) is None
+
+
+def test_rota_needs_the_permission(client: Any, db_session: Any, login_as: Any) -> None:
+    login_as("nurse")
+    assert client.get("/wards/on-call").status_code == 403

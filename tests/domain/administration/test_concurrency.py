@@ -1,0 +1,90 @@
+"""Two nurses recording the same dose at once: exactly one succeeds, the other is told who did
+it (real parallel sessions and committed data; PostgreSQL in the PostgreSQL pass). And two PRN
+doses at once cannot both slip under the minimum interval."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.core import clock
+from app.core.errors import Conflict, DomainError
+from app.domain.administration import planning, services
+from app.domain.administration.models import Administration, ScheduledDose
+from app.domain.identity.models import User
+from app.extensions import db
+from tests import factories
+from tests.conftest import make_app, run_together
+from tests.domain.administration.builders import stay
+
+ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not ON_POSTGRES, reason="runs in the PostgreSQL pass"))])
+def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "sqlite":
+            mp.delenv("TEST_DATABASE_URL", raising=False)
+        app = make_app(tmp_path_factory.mktemp("mar_race"), name="mar_race")
+    with app.app_context():
+        assert db.engine.dialect.name == request.param
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _setup(app: Flask, **rx: Any) -> dict[str, int]:
+    with app.app_context():
+        s = stay(db.session)
+        other = factories.staff(db.session, "nurse", [s.ward.id])
+        now = clock.now()
+        p = factories.inpatient_prescription(db.session, s.patient, s.drug, start_at=now - timedelta(hours=2),
+                                             duration_days=None, **rx)
+        planning.plan_prescription(db.session, p.id, now - timedelta(hours=2))
+        dose = db.session.scalar(select(ScheduledDose).where(ScheduledDose.prescription_id == p.id)
+                                 .order_by(ScheduledDose.due_at).limit(1))
+        ids = {"nurse": s.nurse.id, "other": other.id, "rx": p.id, "dose": dose.id if dose else 0}
+        db.session.commit()
+        db.session.remove()
+    return ids
+
+
+def test_two_nurses_one_dose_exactly_one_records_it(race_app: Flask) -> None:
+    ids = _setup(race_app, frequency="Q4H")
+
+    def record(user_id: int) -> Any:
+        def go() -> int:
+            user = db.session.get(User, user_id)
+            return services.record_dose(db.session, user, ids["dose"], "given").id
+        return go
+
+    results, errors = run_together(race_app, [record(ids["nurse"]), record(ids["other"])])
+    assert len(results) == 1 and len(errors) == 1, errors
+    assert isinstance(errors[0], Conflict) and "already recorded" in errors[0].message
+    with race_app.app_context():
+        n = db.session.scalar(select(func.count()).select_from(Administration).where(
+            Administration.scheduled_dose_id == ids["dose"], Administration.status == "completed"))
+        assert n == 1
+        db.session.remove()
+
+
+def test_two_prn_doses_at_once_respect_the_interval(race_app: Flask) -> None:
+    ids = _setup(race_app, frequency="PRN", prn=True, prn_min_interval_minutes=240,
+                 prn_max_daily_doses=4)
+
+    def give(user_id: int) -> Any:
+        def go() -> int:
+            user = db.session.get(User, user_id)
+            return services.record_prn(db.session, user, ids["rx"]).id
+        return go
+
+    results, errors = run_together(race_app, [give(ids["nurse"]), give(ids["other"])])
+    assert len(results) == 1 and len(errors) == 1, errors
+    assert isinstance(errors[0], DomainError) and "240 minutes" in errors[0].message
