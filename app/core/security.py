@@ -214,6 +214,20 @@ def authorize(actor: Actor, perm: Perm, obj: Any = None) -> None:
                         "staff see the patients on their own wards).")
 
 
+def in_ward_scope(actor: Actor, perm: Perm, ward_id: int) -> bool:
+    """True when `perm` is not limited to wards for the actor, or `ward_id` is one of theirs."""
+    wards = actor.scoped_ward_ids(perm)
+    return wards is None or ward_id in wards
+
+
+def authorize_ward(actor: Actor, perm: Perm, ward_id: int) -> None:
+    """Permission, and for ward-scoped staff the ward itself: a nurse acts on her own wards."""
+    authorize(actor, perm)
+    if not in_ward_scope(actor, perm, ward_id):
+        raise Forbidden(f"{actor.label} may not do this on that ward: ward staff act on their own "
+                        "wards only (ask the ward's charge nurse or an administrator to add you).")
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC_ATTR = "_infirmary_public"

@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from app.core import realtime
-from app.core.security import DEPARTMENTS, Perm
+from app.core.security import DEPARTMENTS, Perm, in_ward_scope
 from app.domain.frontdesk.services import queue_room
 from app.domain.notifications import services as notifications
 from app.extensions import db
@@ -54,8 +54,7 @@ def on_watch_ward(data: Any = None) -> dict[str, Any]:
         ward_id = int(str(raw))
     except ValueError:
         return {"error": "ward_id must be a number"}
-    scope = current_user.scoped_ward_ids(Perm.WARD_VIEW)
-    if scope is not None and ward_id not in scope:
+    if not in_ward_scope(current_user, Perm.WARD_VIEW, ward_id):
         return {"error": "forbidden"}
     join_room(realtime.ward_room(ward_id))
     return {"ok": True}

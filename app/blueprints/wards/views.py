@@ -29,7 +29,7 @@ from app.blueprints.wards.adt_forms import (
 from app.core import audit, clock
 from app.core.errors import Conflict, DomainError
 from app.core.htmx import redirect_to, render
-from app.core.security import Perm, can, require
+from app.core.security import Perm, authorize_ward, can, require
 from app.core.web import parse_id, parse_version, place_error
 from app.domain.admissions import adt, board, rules
 from app.domain.admissions import census as census_figures
@@ -204,7 +204,7 @@ def _bed_context(bed: Bed, **forms: Any) -> dict[str, Any]:
 
 def _bed_in_scope(bed_id: int) -> Bed:
     bed = beds.get_bed(db.session, bed_id)
-    beds.authorize_ward(current_user, Perm.WARD_VIEW, bed.room.ward_id)
+    authorize_ward(current_user, Perm.WARD_VIEW, bed.room.ward_id)
     return bed
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from app.core import clock
 from app.core.db import DbSession
+from app.core.links import link
 from app.domain.administration import rules
 from app.domain.administration.models import ScheduledDose
 from app.domain.admissions.models import Encounter
@@ -70,8 +71,7 @@ def _lines(session: DbSession, *conditions: object) -> list[DoseLine]:
 def _round_link(ward_id: int | None) -> str | None:
     if ward_id is None:
         return None
-    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
-    return adapter.build("wards.medication_round", {"ward_id": ward_id})
+    return link("wards.medication_round", ward_id=ward_id)
 
 
 def remind_due(session: DbSession, now: datetime | None = None) -> int:

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.core.db import DbSession
-from app.core.errors import Forbidden
-from app.core.security import Actor, Perm, authorize
+from app.core.security import Actor, Perm, authorize_ward
 from app.domain.administration import rules
 from app.domain.administration.models import ScheduledDose
 from app.domain.admissions.models import Encounter
@@ -35,10 +34,7 @@ class RoundDose:
 
 
 def may_round(actor: Actor, ward_id: int) -> None:
-    authorize(actor, Perm.ADMINISTER)
-    scope = actor.scoped_ward_ids(Perm.ADMINISTER)
-    if scope is not None and ward_id not in scope:
-        raise Forbidden("This ward is not one of yours: ask the ward's charge nurse to add you.")
+    authorize_ward(actor, Perm.ADMINISTER, ward_id)
 
 
 def round_doses(session: DbSession, actor: Actor, ward_id: int, now: datetime,

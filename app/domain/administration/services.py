@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from app.core import audit, clock, events, realtime
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.links import link
 from app.core.security import Actor, Perm, authorize
 from app.domain.administration import reminders, rules
 from app.domain.administration.models import Administration, ScheduledDose
@@ -221,10 +222,7 @@ def _check_witness(actor: Actor, drug: Drug, outcome: str, witness: User | None)
 
 
 def _link(encounter_id: int) -> str:
-    if has_request_context():
-        return url_for("wards.medication_chart", encounter_id=encounter_id)
-    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
-    return adapter.build("wards.medication_chart", {"encounter_id": encounter_id})
+    return link("wards.medication_chart", encounter_id=encounter_id)
 
 
 def _announce(session: DbSession, adm: Administration, rx: Prescription, ward_id: int | None) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.core import audit, clock, events
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
-from app.core.security import Actor, Perm, can
+from app.core.security import Actor, Perm, authorize_ward, can
 from app.domain.admissions import rules
 from app.domain.admissions.models import ADMIT_SOURCES, Encounter, EncounterLocation
 from app.domain.admissions.services import get_encounter
@@ -171,7 +171,7 @@ def admit(session: DbSession, actor: Actor, *, patient_id: int, bed_id: int, sou
     admissions to one bed wins; the other gets Conflict."""
     bed = beds.get_bed(session, bed_id)
     ward_id = beds.ward_id_of(bed)
-    beds.authorize_ward(actor, Perm.ADMIT, ward_id)
+    authorize_ward(actor, Perm.ADMIT, ward_id)
     if source not in ADMIT_SOURCES:
         raise DomainError("Choose where the patient is admitted from.", field="source")
     patient = session.get(Patient, patient_id)
@@ -431,7 +431,7 @@ def get_recent_encounter(session: DbSession, actor: Actor, encounter_id: int, pe
         raise NotFound("No such admission.")
     if encounter.status == "in-progress" or encounter.ward_id is None:
         return get_encounter(session, actor, encounter_id, perm)
-    beds.authorize_ward(actor, perm, encounter.ward_id)
+    authorize_ward(actor, perm, encounter.ward_id)
     return encounter
 
 

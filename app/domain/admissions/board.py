@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.core.db import DbSession
-from app.core.security import Actor, Perm, authorize
+from app.core.security import Actor, Perm, authorize, authorize_ward
 from app.domain.admissions import rules
 from app.domain.admissions.models import Encounter
 from app.domain.facilities import beds
@@ -82,7 +82,7 @@ def _ward(session: DbSession, ward_id: int) -> Ward | None:
 
 def ward_board(session: DbSession, actor: Actor, ward_id: int, now: datetime, today: date) -> Board | None:
     """The ward's board (None: no such ward). Ward staff see their own wards only."""
-    beds.authorize_ward(actor, Perm.WARD_VIEW, ward_id)
+    authorize_ward(actor, Perm.WARD_VIEW, ward_id)
     ward = _ward(session, ward_id)
     if ward is None:
         return None

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, clock, jobs, realtime
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
+from app.core.links import link
 from app.core.security import Actor, Perm, SystemActor, authorize
 from app.domain.admissions.models import Encounter
 from app.domain.escalation.models import Alert, OnCallShift
@@ -132,12 +133,8 @@ def recipients(session: DbSession, alert: Alert, level: int) -> list[int]:
 # --- links -------------------------------------------------------------------------------------
 
 def alert_path(alert_id: int) -> str:
-    """The alert's page, where "Acknowledge" is. Outside a request (a job, the shell) url_for
-    has no server to build for, so the route map builds the same path."""
-    if has_request_context():
-        return url_for("wards.view_alert", alert_id=alert_id)
-    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
-    return adapter.build("wards.view_alert", {"alert_id": alert_id})
+    """The alert's page, where "Acknowledge" is."""
+    return link("wards.view_alert", alert_id=alert_id)
 
 
 def _push(session: DbSession, alert: Alert, user_ids: Iterable[int] = ()) -> None:

@@ -17,22 +17,13 @@ from sqlalchemy.orm import selectinload
 
 from app.core import audit, clock, events, jobs
 from app.core.db import DbSession
-from app.core.errors import Conflict, DomainError, Forbidden, NotFound
-from app.core.security import Actor, Perm, authorize
+from app.core.errors import Conflict, DomainError, NotFound
+from app.core.security import Actor, Perm, authorize, authorize_ward
 from app.domain.facilities import rules
 from app.domain.facilities.models import Bed, BedReservation, Room, Ward
 
 RESERVATION_EXPIRY_JOB = "bed.reservation_expiry"
 NOTE_MAX = 200
-
-
-def authorize_ward(actor: Actor, perm: Perm, ward_id: int) -> None:
-    """Permission, and for ward-scoped staff the ward itself: a nurse acts on her own wards."""
-    authorize(actor, perm)
-    wards = actor.scoped_ward_ids(perm)
-    if wards is not None and ward_id not in wards:
-        raise Forbidden(f"{actor.label} may not do this on that ward: ward staff act on their own "
-                        "wards only.")
 
 
 def get_bed(session: DbSession, bed_id: int) -> Bed:

@@ -3,17 +3,12 @@ over their own wards). Registered with app.core.security so sockets and jobs are
 
 from __future__ import annotations
 
-from app.core.security import Actor, Perm, register_scope
+from app.core.security import Actor, Perm, in_ward_scope, register_scope
 from app.domain.handover.models import HandoverSession
 
 
-def ward_in_scope(actor: Actor, perm: Perm, ward_id: int) -> bool:
-    scope = actor.scoped_ward_ids(perm)
-    return scope is None or ward_id in scope
-
-
 def in_scope(actor: Actor, perm: Perm, hs: HandoverSession) -> bool:
-    return ward_in_scope(actor, perm, hs.ward_id)
+    return in_ward_scope(actor, perm, hs.ward_id)
 
 
 register_scope(HandoverSession, in_scope)

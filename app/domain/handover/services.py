@@ -18,12 +18,11 @@ from sqlalchemy.orm import selectinload
 
 from app.core import audit, clock
 from app.core.db import DbSession
-from app.core.errors import Conflict, DomainError, Forbidden, NotFound
-from app.core.security import Actor, Perm, authorize
+from app.core.errors import Conflict, DomainError, NotFound
+from app.core.security import Actor, Perm, authorize, authorize_ward
 from app.domain.admissions.models import Encounter
 from app.domain.facilities.models import Bed, Ward
 from app.domain.handover import facts, live, rules
-from app.domain.handover.access import ward_in_scope
 from app.domain.handover.models import SBAR_FIELDS, HandoverEntry, HandoverField, HandoverSession
 from app.domain.identity.models import User
 
@@ -76,9 +75,7 @@ def still_here(entry: HandoverEntry) -> bool:
 # --- reading -----------------------------------------------------------------------------------
 
 def _check_ward(actor: Actor, ward_id: int) -> None:
-    authorize(actor, Perm.HANDOVER)
-    if not ward_in_scope(actor, Perm.HANDOVER, ward_id):
-        raise Forbidden("That ward is outside your access: ward staff hand over their own wards.")
+    authorize_ward(actor, Perm.HANDOVER, ward_id)
 
 
 def open_session(session: DbSession, ward_id: int) -> HandoverSession | None:

@@ -8,13 +8,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, lazyload
 
 from app.core import audit, clock, events
 from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
+from app.core.links import link
 from app.core.security import Actor, Perm
 from app.domain.admissions.models import Encounter
 from app.domain.admissions.services import get_encounter
@@ -90,10 +91,7 @@ def latest_by_encounter(session: DbSession, encounter_ids: Iterable[int]) -> dic
 
 
 def _chart_link(encounter_id: int) -> str:
-    if has_request_context():
-        return url_for("wards.chart_vitals", encounter_id=encounter_id)
-    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
-    return adapter.build("wards.chart_vitals", {"encounter_id": encounter_id})
+    return link("wards.chart_vitals", encounter_id=encounter_id)
 
 
 def _where(encounter: Encounter) -> str:
@@ -357,7 +355,4 @@ def raise_overdue(session: DbSession) -> list[Alert]:
 
 
 def _record_link(encounter_id: int) -> str:
-    if has_request_context():
-        return url_for("wards.record_vitals", encounter_id=encounter_id)
-    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
-    return adapter.build("wards.record_vitals", {"encounter_id": encounter_id})
+    return link("wards.record_vitals", encounter_id=encounter_id)

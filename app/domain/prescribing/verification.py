@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, has_request_context, url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.core import clock
 from app.core.db import DbSession
 from app.core.errors import DomainError, Forbidden
+from app.core.links import link
 from app.core.security import Actor, Perm, authorize
 from app.domain.notifications.services import notify
 from app.domain.prescribing.models import Prescription, PrescriptionVersion, SafetyOverride
@@ -95,12 +95,8 @@ def verify(session: DbSession, actor: Actor, prescription_id: int, expected_vers
 
 
 def _link(rx: Prescription) -> str:
-    """The prescription's page for the notification. Outside a request (the shell, a job, a
-    domain test) url_for has no server to build for, so the route map builds the same path."""
-    if has_request_context():
-        return url_for("prescribing.show_prescription", prescription_id=rx.id)
-    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
-    return adapter.build("prescribing.show_prescription", {"prescription_id": rx.id})
+    """The prescription's page for the notification."""
+    return link("prescribing.show_prescription", prescription_id=rx.id)
 
 
 ANSWER_KIND = "prescription.answered"
