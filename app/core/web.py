@@ -6,8 +6,10 @@ import logging
 import re
 import time
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, g, render_template, request
 from flask_babel import gettext as _
@@ -18,7 +20,7 @@ from werkzeug.routing import IntegerConverter, Map
 from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
-from app.core import audit
+from app.core import audit, clock
 from app.core.errors import DomainError
 from app.core.htmx import is_htmx
 
@@ -97,6 +99,67 @@ def day_in_range(form: Form, field: Field) -> None:
     if field.data is not None and parse_day(field.data) is None:
         raise ValidationError(_("Enter a date between %(first)s and %(last)s.",
                                 first=DAY_MIN.isoformat(), last=DAY_MAX.isoformat()))
+def parse_local_datetime(value: str | None, field: str) -> datetime | None:
+    """A datetime-local value ("2026-11-22T09:30") typed in hospital time, as UTC; None when
+    blank. Anything else is a DomainError on `field` (422 beside it, never a 500)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        naive = datetime.fromisoformat(text[:32])
+    except ValueError as exc:
+        raise DomainError(_("Enter a date and time."), field=field) from exc
+    if naive.tzinfo is not None or parse_day(naive.date()) is None:
+        raise DomainError(_("Enter a date and time."), field=field)
+    return clock.to_utc(naive.replace(tzinfo=ZoneInfo(clock.hospital_timezone())))
+
+
+_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3])[:.h]?([0-5]\d)")
+
+
+def parse_clock_time(value: str | None, field: str, now: datetime | None = None) -> datetime | None:
+    """A ward time typed as "HH:MM" (or "0930"), as UTC: the latest such moment not after now
+    in hospital time, so at 00:10 "23:50" means five minutes before midnight, last night.
+    None when blank; a DomainError on `field` when it is not a time."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    match = _CLOCK_TIME.fullmatch(text)
+    if match is None:
+        raise DomainError(_("Give the time as HH:MM (24-hour clock)."), field=field)
+    zone = ZoneInfo(clock.hospital_timezone())
+    local_now = (now or clock.now()).astimezone(zone)
+    at = datetime.combine(local_now.date(), clock_time(int(match[1]), int(match[2])), zone)
+    if at > local_now + CLOCK_SKEW:
+        at = datetime.combine(local_now.date() - timedelta(days=1), at.timetz())
+    return clock.to_utc(at)
+
+
+# A workstation's clock may run a little ahead of the server's.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_charted_at(at: datetime | None, now: datetime, *, field: str, what: str,
+                     back: timedelta, earliest: datetime | None = None) -> datetime:
+    """When care was charted as happening: `now` when not given; never in the future (beyond
+    the clock skew), and a late entry at most `back` before now and not before `earliest`
+    (e.g. the admission). `what` names the thing in the message ("A dose", "A note")."""
+    at = at or now
+    if at.tzinfo is None:
+        raise DomainError(_("Give the time with its time zone."), field=field)
+    if at > now + CLOCK_SKEW:
+        raise DomainError(_("%(what)s cannot be charted for a time still to come.", what=what),
+                          field=field)
+    if at < now - back:
+        hours = int(back.total_seconds() // 3600)
+        raise DomainError(_("A late entry may be at most %(hours)d hours back.", hours=hours),
+                          field=field)
+    if earliest is not None and at < earliest:
+        raise DomainError(_("%(what)s cannot be charted before the admission.", what=what),
+                          field=field)
+    return clock.to_utc(at)
+
+
 log = logging.getLogger("infirmary.request")
 
 CSP = (
