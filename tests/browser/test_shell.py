@@ -32,7 +32,7 @@ def test_nurse_signs_in_sees_her_navigation_is_refused_admin_and_signs_out(page:
     # Her ward shows its beds; a patient's chart opens with the banner.
     page.click("#main-nav >> text=My wards")
     page.locator("#wards-table a").first.click()
-    first_patient = page.locator(".bed a").first
+    first_patient = page.locator(".bed a.bed-patient").first
     expect(first_patient).to_be_visible()
     first_patient.click()
     expect(page.locator(".patient-banner")).to_be_visible()
