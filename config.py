@@ -179,6 +179,9 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "PHARMACY_EXPIRY_WARNING_DAYS": _int("PHARMACY_EXPIRY_WARNING_DAYS", 90),
         # Wards. A reserved bed is released this long after the reservation unless used.
         "BED_RESERVATION_MINUTES": _int("BED_RESERVATION_MINUTES", 120),
+        # Ward staff may reopen (undo) a discharge this many hours after it; later only the
+        # patient's scope or break-the-glass opens the finished stay, and it cannot be undone.
+        "DISCHARGE_UNDO_HOURS": _int("DISCHARGE_UNDO_HOURS", 24),
         # Next observations are due this many minutes after a set, by NEWS2 risk ("zero" is a
         # total of 0; "incomplete" a set with a parameter missing). STANDARDS.md: 12-hourly,
         # 4-6-hourly, hourly, hourly, continuous (every 15 minutes on the board).
@@ -188,11 +191,14 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
         "ALERT_ACK_MINUTES": _int("ALERT_ACK_MINUTES", 15),
         # On-call teams (the rota's team keys): NEWS2 >= 7 alerts ON_CALL_EMERGENCY_TEAM; an
         # unacknowledged alert reaches ON_CALL_ESCALATION_TEAM. With nobody on the rota, the
-        # alert goes to every active doctor, so it never reaches no one.
+        # alert goes to ON_CALL_FALLBACK instead and the rota's keepers hear of the gap once.
         "ON_CALL_TEAMS": tuple(t.strip() for t in os.environ.get(
             "ON_CALL_TEAMS", "medical,critical_care").split(",") if t.strip()),
         "ON_CALL_EMERGENCY_TEAM": os.environ.get("ON_CALL_EMERGENCY_TEAM", "critical_care"),
         "ON_CALL_ESCALATION_TEAM": os.environ.get("ON_CALL_ESCALATION_TEAM", "medical"),
+        # Who stands in for an empty on-call team: "ward_doctors" (the attending and the doctors
+        # assigned to the patient's ward, else its charge nurses) or "charge_nurses".
+        "ON_CALL_FALLBACK": os.environ.get("ON_CALL_FALLBACK", "ward_doctors"),
         # A scheduled dose still open this long after its time is overdue and escalates.
         "DOSE_OVERDUE_MINUTES": _int("DOSE_OVERDUE_MINUTES", 60),
         # Doses are planned this many days ahead (re-planned when a prescription changes).

@@ -585,9 +585,11 @@ def _seed_medication_record(session: DbSession) -> None:
         .order_by(ScheduledDose.due_at, ScheduledDose.id)))
     for i, scheduled in enumerate(past):
         at = scheduled.due_at + timedelta(minutes=10)
-        if i == 3:
-            administration.record_dose(session, nurse, scheduled.id, "refused",
-                                       "Felt sick; will try later", occurred_at=at)
-        else:
-            administration.record_dose(session, nurse, scheduled.id, "given", occurred_at=at)
+        # Charted as the nurse would have, at the bedside: a late entry is refused after 24 hours.
+        with clock.freeze(at + timedelta(minutes=2)):
+            if i == 3:
+                administration.record_dose(session, nurse, scheduled.id, "refused",
+                                           "Felt sick; will try later", occurred_at=at)
+            else:
+                administration.record_dose(session, nurse, scheduled.id, "given", occurred_at=at)
 

@@ -25,6 +25,7 @@ from app.domain.dispensary.models import (  # noqa: F401
     StockLocation,
     StockMovement,
 )
+from app.domain.escalation import listeners as _alerts  # noqa: F401  (alerts follow ADT)
 from app.domain.escalation.models import Alert, OnCallShift  # noqa: F401
 from app.domain.facilities.models import Bed, BedReservation, Room, Ward  # noqa: F401
 from app.domain.formulary.models import Drug  # noqa: F401

@@ -23,11 +23,9 @@ The last line printed is one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -38,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.duplicates import create_database, dsn, log, percentile, server  # noqa: E402
+from bench._common import migrated_app, parse_scale  # noqa: E402
+from bench.duplicates import dsn, log, percentile  # noqa: E402
 
 SCALES = {"small": (50_000, 200), "full": (50_000, 1_000)}  # batches, measured dispensings
 DRUGS = 2_000
@@ -223,22 +222,14 @@ def check_ledger(conn: Any) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    args = parser.parse_args()
-    batches, n = SCALES[args.scale]
+    scale = parse_scale(__doc__, SCALES)
+    batches, n = SCALES[scale]
     rng = random.Random(20261122)
 
     import psycopg
-    from flask_migrate import upgrade
 
-    from app import create_app
-
-    with server() as base, tempfile.TemporaryDirectory() as tmp:
-        url = create_database(base, DB_NAME)
-        app = create_app("test", DATABASE_URL=url, INSTANCE_PATH=str(Path(tmp) / "instance"))
+    with migrated_app(DB_NAME) as (app, url):
         with app.app_context():
-            upgrade()
             started = time.perf_counter()
             seeded = seed(batches, rng)
             work = prescriptions(seeded, n + WARMUP, rng)
@@ -247,10 +238,6 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE")  # the steady state: statistics and visibility known
             times = measure(app, conn, seeded, work, rng)  # the floor opens its own transactions
             broken = check_ledger(conn)
-        with app.app_context():
-            from app.extensions import db
-
-            db.engine.dispose()
     if broken:
         raise SystemExit(f"{broken} batches whose ledger does not equal the shelf")
 
@@ -262,7 +249,7 @@ def main() -> None:
                 "floor_cpu": round(percentile(times["floor_cpu"], q), 2)}
 
     figures = {"dispense_p95": figure(95, TARGET_MS), "dispense_p50": figure(50, None)}
-    print(json.dumps({"bench": "dispensing", "scale": args.scale, "batches": batches,
+    print(json.dumps({"bench": "dispensing", "scale": scale, "batches": batches,
                       "dispensings": len(times["dispense"]), "figures": figures}))
 
 

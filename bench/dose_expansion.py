@@ -20,12 +20,10 @@ The last line printed is one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -36,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.duplicates import create_database, dsn, log, server  # noqa: E402
+from bench._common import migrated_app, parse_scale  # noqa: E402
+from bench.duplicates import dsn, log  # noqa: E402
 
 SCALES = {"small": 200, "full": 1_000}  # inpatients
 TARGET_S = 5.0
@@ -134,22 +133,14 @@ def run_floor(conn: Any, rows: list[tuple[Any, ...]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    args = parser.parse_args()
-    inpatients = SCALES[args.scale]
+    scale = parse_scale(__doc__, SCALES)
+    inpatients = SCALES[scale]
     rng = random.Random(20261122)
 
     import psycopg
-    from flask_migrate import upgrade
 
-    from app import create_app
-
-    with server() as base, tempfile.TemporaryDirectory() as tmp:
-        url = create_database(base, DB_NAME)
-        app = create_app("test", DATABASE_URL=url, INSTANCE_PATH=str(Path(tmp) / "instance"))
+    with migrated_app(DB_NAME) as (app, url):
         with app.app_context():
-            upgrade()
             started = time.perf_counter()
             prescriptions = seed(inpatients, rng)
             log(f"seeded {inpatients} inpatients, {prescriptions} prescriptions in "
@@ -172,15 +163,11 @@ def main() -> None:
                 log(f"round {n + 1}: planned {doses} doses in {elapsed:.2f} s; "
                     f"floor {floors[-1]:.2f} s")
             planned = conn.execute("SELECT count(*) FROM scheduled_dose").fetchone()
-        with app.app_context():
-            from app.extensions import db
-
-            db.engine.dispose()
     assert planned is not None and planned[0] == doses, "the floor inserted a different number of rows"
     figures = {"expand_7_days": {"value": round(statistics.median(ours), 2), "unit": "s",
-                                 "target": TARGET_S if args.scale == "full" else None,
+                                 "target": TARGET_S if scale == "full" else None,
                                  "floor": round(statistics.median(floors), 2)}}
-    print(json.dumps({"bench": "dose_expansion", "scale": args.scale, "inpatients": inpatients,
+    print(json.dumps({"bench": "dose_expansion", "scale": scale, "inpatients": inpatients,
                       "prescriptions": prescriptions, "doses": doses, "figures": figures}))
 
 

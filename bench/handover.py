@@ -5,12 +5,15 @@
 Infirmary path (separate processes, as in production):
   a signed-in nurse POSTs the field (htmx form: base version, CSRF) to web instance 0
   -> the view checks and saves it (conditional UPDATE, audit row), commits, and the after-commit
-     push goes out on the Redis Socket.IO channel with the text
+     push goes out on the Redis Socket.IO channel: {entry_id, field, version, by}, no text
+     (DESIGN §4)
   -> two gunicorn web instances (gunicorn.conf.py, production config: gthread, threading mode)
      emit to their sockets in the room handover:<id>
   -> 30 python-socketio clients, each signed in as a nurse of the ward and joined to the session
      over /handover (half on each instance), record receive time minus the time the POST was
-     sent (carried in the saved text; same machine clock).
+     sent (the harness keeps the send time of each version; same machine clock): the push
+     figure. Each then GETs the field fragment over HTTP, as the page does, with its own
+     cookie: the push+fetch figure (what a nurse actually waits for to read the text).
 Floor, same run, same clients: a bare python-socketio server (threading mode, same
 gunicorn.conf.py, two instances, same Redis manager) to which this process emits the same
 payload through Redis: no HTTP save, no Flask, no database.
@@ -41,7 +44,9 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from notify_latency import ClientProcess, _sign_in_all, percentile  # noqa: E402
+from notify_latency import _sign_in_all, percentile  # noqa: E402
+
+from bench._sockets import ClientProcess, floor_server  # noqa: E402
 
 SCALES = {"small": {"clients": 30, "rounds": 20}, "full": {"clients": 30, "rounds": 200}}
 ROUND_GAP_SECONDS = 0.3
@@ -57,52 +62,52 @@ CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 def floor_app() -> Any:
     """`gunicorn -c gunicorn.conf.py 'handover:floor_app()'`: Socket.IO and nothing else."""
-    import socketio
-
-    manager = socketio.RedisManager(os.environ["FLOOR_REDIS_URL"], channel=os.environ["FLOOR_CHANNEL"])
-    sio = socketio.Server(async_mode="threading", client_manager=manager)
-
-    def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        sio.enter_room(sid, "all", namespace=NS)
-
-    def on_join(sid: str, data: Any = None) -> dict[str, Any]:
-        return {"ok": True, "presence": []}
-
-    sio.on("connect", on_connect, namespace=NS)
-    sio.on("join", on_join, namespace=NS)
-
-    def health(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [b'{"status": "ok"}']
-
-    return socketio.WSGIApp(sio, health)
+    return floor_server(NS, join=True)
 
 
 # --- client processes: connect, join the session, record field.saved --------------------------
 
 
 async def _run_clients(targets: list[dict[str, Any]]) -> None:
+    import aiohttp
     import socketio
 
-    latencies: list[list[float]] = []
+    # [version, push received (epoch s), fetch done (epoch s) or None]
+    received: list[list[Any]] = []
     clients: list[Any] = []
     failures: list[str] = []
+    pending: set[asyncio.Task[None]] = set()
+    # The Cookie header is set per request; no jar may add or drop anything.
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
 
     async def connect(target: dict[str, Any]) -> None:
         sio = socketio.AsyncClient(reconnection=False)
+        headers = {"Cookie": target["cookie"]} if target.get("cookie") else {}
+
+        async def fetch(row: list[Any]) -> None:
+            try:
+                fetch_headers = {"Cookie": target["fetch_cookie"], "HX-Request": "true"}
+                async with http.get(target["field_url"], headers=fetch_headers) as reply:
+                    await reply.text()
+                    if reply.status == 200:
+                        row[2] = time.time()
+                    else:
+                        failures.append(f"fetch: HTTP {reply.status}")
+            except aiohttp.ClientError as exc:
+                failures.append(f"fetch: {exc}")
 
         async def on_event(data: Any) -> None:
-            received = time.time()
+            now = time.time()
             if not isinstance(data, dict) or data.get("type") != "field.saved":
                 return
-            try:
-                stamp = json.loads(data["text"])
-            except (KeyError, TypeError, ValueError):
-                return
-            latencies.append([int(stamp["seq"]), (received - float(stamp["sent"])) * 1000])
+            row = [int(data.get("version", 0)), now, None]
+            received.append(row)
+            if target.get("field_url"):
+                task = asyncio.create_task(fetch(row))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
 
         sio.on("event", on_event, namespace=NS)
-        headers = {"Cookie": target["cookie"]} if target.get("cookie") else {}
         try:
             await sio.connect(target["url"], headers=headers, namespaces=[NS],
                               transports=["websocket"], wait_timeout=20)
@@ -118,35 +123,20 @@ async def _run_clients(targets: list[dict[str, Any]]) -> None:
     await asyncio.gather(*(connect(t) for t in targets))
     print(f"READY {len(clients)} {json.dumps(failures[:3])}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    if pending:
+        await asyncio.wait(pending, timeout=10)
     await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
-    print("RESULT " + json.dumps({"latencies": latencies}), flush=True)
-
-
-class HandoverClients(ClientProcess):
-    """notify_latency's client process, running this module's clients."""
-
-    def __init__(self, targets: list[dict[str, Any]], log: Path) -> None:
-        import subprocess
-        import threading
-        from queue import Queue
-
-        self._stderr = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--client-process"], cwd=ROOT, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-        )
-        self.lines: Queue[str] = Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(targets) + "\n")
-        self.proc.stdin.flush()
+    await http.close()
+    print("RESULT " + json.dumps({"received": received, "failures": failures[:3]}), flush=True)
 
 
 def measure(targets: list[dict[str, Any]], rounds: int, send: Any, tmp: Path, label: str) -> dict[str, Any]:
+    """`send(seq)` saves version seq + 1 and returns when it was sent (epoch seconds)."""
     shares = [targets[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
-    procs = [HandoverClients(share, tmp / f"clients-{label}-{i}.log") for i, share in enumerate(shares)]
-    pairs: list[list[float]] = []
+    procs = [ClientProcess(share, tmp / f"clients-{label}-{i}.log", __file__)
+             for i, share in enumerate(shares)]
+    rows: list[list[Any]] = []
+    sent: dict[int, float] = {}
     try:
         connected = 0
         for p in procs:
@@ -157,19 +147,24 @@ def measure(targets: list[dict[str, Any]], rounds: int, send: Any, tmp: Path, la
         print(f"  {label}: {connected}/{len(targets)} clients joined", file=sys.stderr)
         time.sleep(0.5)
         for seq in range(rounds):
-            send(seq)
+            sent[seq + 1] = send(seq)
             time.sleep(ROUND_GAP_SECONDS)
         time.sleep(1.5)
         for p in procs:
             p.stop()
         for p in procs:
-            pairs += json.loads(p.expect("RESULT", timeout=60))["latencies"]
+            result = json.loads(p.expect("RESULT", timeout=60))
+            rows += result["received"]
+            if result["failures"]:
+                print(f"  {label}: client failures, e.g. {result['failures']}", file=sys.stderr)
     finally:
         for p in procs:
             p.close()
     expected = rounds * len(targets)
-    print(f"  {label}: {len(pairs)}/{expected} saves received", file=sys.stderr)
-    return {"latencies": [ms for _, ms in pairs], "expected": expected, "connected": connected}
+    push = [(got - sent[v]) * 1000 for v, got, _ in rows if v in sent]
+    fetched = [(done - sent[v]) * 1000 for v, _, done in rows if v in sent and done is not None]
+    print(f"  {label}: {len(push)}/{expected} saves received, {len(fetched)} fetched", file=sys.stderr)
+    return {"latencies": push, "fetch_latencies": fetched, "expected": expected, "connected": connected}
 
 
 # --- seeding ----------------------------------------------------------------------------------
@@ -283,11 +278,12 @@ def main() -> int:
 
         emitter = socketio.RedisManager(services.redis_url, channel=env["FLOOR_CHANNEL"], write_only=True)
 
-        def send_floor(seq: int) -> None:
-            text = json.dumps({"seq": seq, "sent": time.time()})
+        def send_floor(seq: int) -> float:
+            sent = time.time()
             emitter.emit("event", {"type": "field.saved", "session_id": session_id, "entry_id": entry_id,
-                                   "field": "assessment", "version": seq + 1, "text": text,
-                                   "by_id": 1, "by": "Nurse", "at": ""}, namespace=NS, room="all")
+                                   "field": "assessment", "version": seq + 1, "by": "Nurse"},
+                         namespace=NS, room="all")
+            return sent
 
         floor = measure([{"url": floor_urls[i % 2]} for i in range(n_clients)], rounds, send_floor,
                         tmp, "floor")
@@ -314,7 +310,7 @@ def main() -> int:
         save_ms: list[float] = []
         failures: list[str] = []
 
-        def send_save(seq: int) -> None:
+        def send_save(seq: int) -> float:
             sent = time.time()
             try:
                 reply = http.post(save_url, data={"text": json.dumps({"seq": seq, "sent": sent}),
@@ -324,8 +320,14 @@ def main() -> int:
             except requests.RequestException as exc:
                 failures.append(str(exc))
             save_ms.append((time.time() - sent) * 1000)
+            return sent
 
-        infirmary = measure([{"url": web_urls[i % 2], "cookie": c, "session_id": session_id}
+        field_path = f"/wards/handover/entries/{entry_id}/fields/assessment/current"
+        # The page's GETs go with a sign-in of their own (see docs/benchmarks.md: a cookie that
+        # has opened a python-socketio connection was refused over HTTP afterwards).
+        fetch_cookies = asyncio.run(_sign_in_all(web_urls, usernames, PASSWORD))
+        infirmary = measure([{"url": web_urls[i % 2], "cookie": c, "session_id": session_id,
+                              "field_url": web_urls[i % 2] + field_path, "fetch_cookie": fetch_cookies[i]}
                              for i, c in enumerate(cookies)], rounds, send_save, tmp, "infirmary")
         if failures:
             print(f"  {len(failures)} saves failed, e.g. {failures[0]}", file=sys.stderr)
@@ -335,6 +337,12 @@ def main() -> int:
         figures[f"save_to_all_clients_p{pct}"] = {
             "value": round(percentile(infirmary["latencies"], pct), 1), "unit": "ms",
             "target": target, "floor": round(percentile(floor["latencies"], pct), 1)}
+    # What a nurse waits for to read the text: the push, then her page's GET of the field.
+    # No floor: the bare server has no HTTP field to fetch.
+    for pct in (50, 99):
+        figures[f"save_push_and_fetch_p{pct}"] = {
+            "value": round(percentile(infirmary["fetch_latencies"], pct), 1), "unit": "ms",
+            "target": None, "floor": None}
     figures["http_save_p50"] = {"value": round(statistics.median(save_ms or [math.nan]), 1),
                                 "unit": "ms", "target": None, "floor": None}
     delivered = len(infirmary["latencies"]) / infirmary["expected"] if infirmary["expected"] else 0

@@ -29,13 +29,10 @@ import contextlib
 import json
 import math
 import os
-import queue
 import re
 import secrets
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app.core import jobs  # noqa: E402
+from bench import _sockets  # noqa: E402
 
 SCALES = {
     "small": {"clients": 50, "rounds": 10},
@@ -88,21 +86,7 @@ def worker_app() -> Any:
 
 def floor_app() -> Any:
     """`gunicorn -c gunicorn.conf.py 'notify_latency:floor_app()'`: Socket.IO and nothing else."""
-    import socketio
-
-    manager = socketio.RedisManager(os.environ["FLOOR_REDIS_URL"], channel=os.environ["FLOOR_CHANNEL"])
-    sio = socketio.Server(async_mode="threading", client_manager=manager)
-
-    def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        sio.enter_room(sid, "all", namespace="/live")
-
-    sio.on("connect", on_connect, namespace="/live")
-
-    def health(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [b'{"status": "ok"}']
-
-    return socketio.WSGIApp(sio, health)
+    return _sockets.floor_server("/live")
 
 
 # --- client processes -------------------------------------------------------------------------
@@ -152,59 +136,11 @@ async def _run_clients(targets: list[dict[str, str]]) -> None:
     print("RESULT " + json.dumps({"latencies": latencies, "counts": counts}), flush=True)
 
 
-class ClientProcess:
-    """One process holding a share of the clients (asyncio: hundreds of sockets per core)."""
+class ClientProcess(_sockets.ClientProcess):
+    """This module's client process (bench/_sockets.py)."""
 
     def __init__(self, targets: list[dict[str, str]], log: Path) -> None:
-        self._stderr = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--client-process"], cwd=ROOT, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(targets) + "\n")
-        self.proc.stdin.flush()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def expect(self, prefix: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"client process: no {prefix} within {timeout:.0f}s")
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line.startswith(prefix):
-                return line[len(prefix):].strip()
-
-    def stop(self) -> None:
-        assert self.proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            self.proc.stdin.write("STOP\n")
-            self.proc.stdin.flush()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        self._stderr.close()
+        super().__init__(targets, log, __file__)
 
 
 def measure(targets: list[dict[str, str]], rounds: int, send: Any, tmp: Path, label: str,

@@ -28,6 +28,13 @@ vitals_recorded = _signals.signal("vitals_recorded")
 # encounter_id, drug_id, outcome, scheduled_dose_id (None for PRN)). Billing charges consumables
 # from `given`.
 administered = _signals.signal("administered")
+# A dose's record was marked entered in error (kwargs administration_id, prescription_id,
+# patient_id, encounter_id, drug_id, outcome: the outcome the record had). Billing reverses a
+# charged `given` from it; the bed board re-fetches the patient's bed.
+administration_voided = _signals.signal("administration_voided")
+# A stay's planned doses changed without anyone recording one (a prescription verified,
+# changed or stopped; a discharge or its cancel): kwargs encounter_id.
+doses_replanned = _signals.signal("doses_replanned")
 
 # Scheduling. Keyword `appointment_id`. A reschedule sends only `appointment_rescheduled`
 # (appointment_id = the new appointment, previous_id = the one it replaced, now cancelled);

@@ -36,3 +36,5 @@ def connect() -> None:
     events.bed_changed.connect(_cleaning_changed, weak=False)
     events.vitals_recorded.connect(_patient_bed_changed, weak=False)
     events.administered.connect(_patient_bed_changed, weak=False)
+    events.administration_voided.connect(_patient_bed_changed, weak=False)
+    events.doses_replanned.connect(_patient_bed_changed, weak=False)

@@ -1,8 +1,9 @@
 """The /handover namespace: live shift handover.
 
 Saves travel over HTTP (htmx POST with the base version and CSRF, so validation, the 409 and
-the audit live in one place, the view); the server then pushes `field.saved` with the text to
-the session's room after commit (app.domain.handover.live). The socket carries only what is
+the audit live in one place, the view); the server then pushes `field.saved` (which field,
+its new version, who saved; no text) to the session's room after commit, and each page fetches
+the field over HTTP (app.domain.handover.live). The socket carries only what is
 not a write: joining a session's room (within ward scope), and presence ("Nora is editing Bed 3
 / Assessment"), which is kept in Redis when configured (every web process sees the same list)
 and in this process otherwise, and is cleared when the socket goes.

@@ -1,4 +1,5 @@
-"""Wards: at most one open handover session per ward, enforced by the database.
+"""Wards: at most one open handover session per ward, enforced by the database; and the facts
+snapshots a refresh replaced (handover_entry.facts_history).
 
 Revision ID: 0017_handover
 Revises: 0016_mar
@@ -18,9 +19,13 @@ def upgrade() -> None:
         batch_op.create_index("uq_handover_session_ward_open", ["ward_id"], unique=True,
                               postgresql_where=sa.text("status = 'open'"),
                               sqlite_where=sa.text("status = 'open'"))
+    with op.batch_alter_table("handover_entry", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("facts_history", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("handover_entry", schema=None) as batch_op:
+        batch_op.drop_column("facts_history")
     with op.batch_alter_table("handover_session", schema=None) as batch_op:
         batch_op.drop_index("uq_handover_session_ward_open",
                             postgresql_where=sa.text("status = 'open'"),

@@ -31,5 +31,7 @@ def test_a_due_row_escalates_once_even_if_delivered_twice(app: Any, db_session: 
         assert jobs.deliver(db_session, row.id, inline=True) == "skipped"
         db_session.refresh(alert)
         assert alert.level == 1
-        # Nobody on the rota: the escalation team's step reaches every active doctor.
-        assert len(notified(db_session, w.other_doctor.id)) == 1
+        # Nobody on the rota: the escalation team's step reaches the ward's doctors (the
+        # attending), never a doctor with nothing to do with the patient.
+        assert notified(db_session, w.other_doctor.id) == []
+        assert len(notified(db_session, w.doctor.id)) == 2

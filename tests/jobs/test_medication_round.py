@@ -95,3 +95,58 @@ def test_the_daily_plan_job_extends_the_horizon_idempotently(db_session: Any) ->
     count = db_session.scalar(select(func.count()).select_from(ScheduledDose)
                               .where(ScheduledDose.prescription_id == rx.id))
     assert count == 8
+
+
+def _second_patient(session: Any, s: Any) -> Any:
+    from app.domain.admissions.services import current_encounters
+
+    other = factories.admitted(session, s.ward)
+    encounter = current_encounters(session, [other.id])[other.id]
+    encounter.started_at = s.encounter.started_at
+    session.flush()
+    return other
+
+
+def test_overdue_doses_reach_each_nurse_in_one_notification_and_never_the_clerks(db_session: Any) -> None:
+    s = stay(db_session, nurse_is_responsible=False)
+    other_nurse = factories.staff(db_session, "nurse", [s.ward.id])
+    charge = factories.staff(db_session, "charge_nurse", [s.ward.id])
+    housekeeper = factories.staff(db_session, "housekeeping", [s.ward.id])
+    prescription(db_session, s, NOW, frequency="TID")
+    prescription(db_session, s, NOW, frequency="BID", drug=factories.drug(db_session, name="Metformin"))
+    other = _second_patient(db_session, s)
+    factories.inpatient_prescription(db_session, other, s.drug, frequency="QD", start_at=NOW,
+                                     duration_days=None)
+    from app.domain.administration import planning
+
+    planning.extend_horizon(db_session, NOW)
+    with clock.freeze(NINE):
+        job.sweep_doses(db_session)
+    for uid in (s.nurse.id, other_nurse.id, charge.id):
+        due = notes_for(db_session, uid)
+        assert len(due) == 1 and due[0].text.startswith("3 doses due now")
+    assert not list(db_session.scalars(select(Notification).where(
+        Notification.recipient_id == housekeeper.id)))
+    with clock.freeze(NINE + timedelta(minutes=61)):
+        assert job.sweep_doses(db_session) is None
+    assert db_session.scalar(select(func.count()).select_from(Alert)) == 3  # one per dose
+    for uid in (s.nurse.id, other_nurse.id):
+        told = list(db_session.scalars(select(Notification).where(
+            Notification.recipient_id == uid, Notification.kind == "alert.dose_overdue")))
+        assert len(told) == 1 and told[0].text.startswith("3 doses overdue")
+        assert told[0].priority == "high"
+    assert not list(db_session.scalars(select(Notification).where(
+        Notification.recipient_id == housekeeper.id)))
+    alerts = list(db_session.scalars(select(Alert)))
+    assert all(s.nurse.id in (a.recipient_ids or []) for a in alerts)
+
+
+def test_a_single_overdue_dose_links_to_its_alert(db_session: Any) -> None:
+    s = stay(db_session)
+    prescription(db_session, s, NOW, frequency="QD")
+    with clock.freeze(NINE + timedelta(minutes=61)):
+        job.sweep_doses(db_session)
+    alert = db_session.scalar(select(Alert))
+    told = list(db_session.scalars(select(Notification).where(
+        Notification.recipient_id == s.nurse.id, Notification.kind == "alert.dose_overdue")))
+    assert len(told) == 1 and told[0].link and told[0].link.endswith(f"/wards/alerts/{alert.id}")

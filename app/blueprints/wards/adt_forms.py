@@ -81,3 +81,10 @@ class CloseBedForm(FlaskForm):
 
 class PlainForm(FlaskForm):
     """A button: the CSRF token and nothing else."""
+
+
+class StartHandoverForm(FlaskForm):
+    """Start (or join) a ward's handover. The shift's rules (required, length) are the domain's,
+    placed beside the field by place_error."""
+
+    shift = StringField(_l("Shift handing over"))

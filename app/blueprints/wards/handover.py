@@ -8,22 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Response, abort, request, url_for
+from flask import Response, abort, jsonify, request, url_for
 from flask_babel import format_datetime
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.blueprints.wards import bp
-from app.core.errors import DomainError
+from app.blueprints.wards.adt_forms import StartHandoverForm
+from app.core.errors import Conflict, DomainError
 from app.core.htmx import is_htmx, redirect_to, render
 from app.core.pdf import pdf_response
 from app.core.security import Perm, require
-from app.core.web import parse_version
+from app.core.web import parse_version, place_error
 from app.domain.facilities import services as places
 from app.domain.facilities.models import Ward
 from app.domain.handover import facts, printing, rules
 from app.domain.handover import services as handover
-from app.domain.handover.models import SBAR_FIELDS, HandoverEntry, HandoverField, HandoverSession
+from app.domain.handover.models import SBAR_FIELDS, HandoverEntry, HandoverField
 from app.extensions import db
 
 
@@ -115,10 +115,8 @@ def handover_lines(detail: Any) -> list[str]:
 @require(Perm.HANDOVER)
 def list_handovers() -> Response:
     wards = places.list_wards(db.session, current_user.scoped_ward_ids(Perm.HANDOVER))
-    open_rows = db.session.scalars(select(HandoverSession).where(
-        HandoverSession.status == "open", HandoverSession.ward_id.in_([w.id for w in wards])))
     return render("wards/handover_list.html", wards=wards,
-                  open_by_ward={s.ward_id: s for s in open_rows})
+                  open_by_ward=handover.open_sessions(db.session, [w.id for w in wards]))
 
 
 def _ward_or_404(ward_id: int) -> Any:
@@ -135,24 +133,24 @@ def handover_home(ward_id: int) -> Response:
     past = handover.past_sessions(db.session, current_user, ward_id)
     return render("wards/handover_home.html", ward=ward, past=past,
                   current=handover.open_session(db.session, ward_id),
-                  suggestions=rules.SHIFT_SUGGESTIONS, shift="", error=None)
+                  suggestions=rules.SHIFT_SUGGESTIONS, form=StartHandoverForm(formdata=None))
 
 
 @bp.route("/<int:ward_id>/handover", methods=["POST"])
 @require(Perm.HANDOVER)
 def start_handover(ward_id: int) -> Response:
     ward = _ward_or_404(ward_id)
-    shift = request.form.get("shift", "")
+    form = StartHandoverForm(request.form)
     try:
-        hs = handover.start_handover(db.session, current_user, ward_id, shift)
+        if not form.validate_on_submit():
+            raise DomainError("This form is out of date: reload the page.")
+        hs = handover.start_handover(db.session, current_user, ward_id, form.shift.data or "")
     except DomainError as exc:
-        if exc.status_code != 422:
-            raise
         db.session.rollback()
+        place_error(form, exc)
         return render("wards/handover_home.html", "wards/_handover_start_form.html", status=422,
                       ward=ward, past=handover.past_sessions(db.session, current_user, ward_id),
-                      current=None, suggestions=rules.SHIFT_SUGGESTIONS, shift=shift,
-                      error=exc.message)
+                      current=None, suggestions=rules.SHIFT_SUGGESTIONS, form=form)
     db.session.commit()
     return redirect_to(url_for("wards.view_handover", session_id=hs.id))
 
@@ -169,8 +167,14 @@ def view_handover(session_id: int) -> Response:
 @bp.route("/handover/<int:session_id>/refresh", methods=["POST"])
 @require(Perm.HANDOVER)
 def refresh_handover(session_id: int) -> Response:
-    handover.add_admitted(db.session, current_user, session_id)
-    handover.refresh_facts(db.session, current_user, session_id)
+    try:
+        handover.add_admitted(db.session, current_user, session_id)
+        handover.refresh_facts(db.session, current_user, session_id)
+    except Conflict as exc:
+        # Closed meanwhile, or someone else adding the same patients: say so where the button was.
+        db.session.rollback()
+        return render("wards/handover.html", "wards/_handover_refresh.html", status=409,
+                      session_id=session_id, error=exc.message)
     db.session.commit()
     return redirect_to(url_for("wards.view_handover", session_id=session_id))
 
@@ -253,6 +257,30 @@ def save_handover_field(entry_id: int, field: str) -> Response:
                            + f"#entry-{entry.id}")
     names = handover.user_names(db.session, {saved.updated_by_id})
     return render(page, fragment, f=_field_view(saved, names), conflict=None, error=None, **context)
+
+
+@bp.route("/handover/entries/<int:entry_id>/fields/<field>/current")
+@require(Perm.HANDOVER)
+def handover_field(entry_id: int, field: str) -> Response:
+    """One SBAR field as saved now: a page told over the socket that someone saved it fetches it
+    here (the push carries no text), so access is checked on every read."""
+    if field not in SBAR_FIELDS:
+        abort(404)
+    entry = handover.get_entry(db.session, current_user, entry_id)
+    fragment = "wards/_handover_field.html"
+    row = next((f for f in entry.fields if f.field == field), None) or HandoverField(
+        entry_id=entry.id, field=field, text="", version=0)
+    names = handover.user_names(db.session, {row.updated_by_id})
+    return render(PART, fragment, f=_field_view(row, names), conflict=None, error=None,
+                  **_entry_context(entry, fragment))
+
+
+@bp.route("/handover/<int:session_id>/versions")
+@require(Perm.HANDOVER)
+def handover_versions(session_id: int) -> Response:
+    """{entry_id: {field: version}}: after a reconnect the page re-fetches what changed."""
+    versions = handover.field_versions(db.session, current_user, session_id)
+    return jsonify({str(k): v for k, v in versions.items()})
 
 
 @bp.route("/handover/entries/<int:entry_id>/facts")

@@ -8,12 +8,15 @@ from typing import Any
 from flask import Response, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
 
 from app.blueprints.wards import bp
 from app.core import clock
-from app.core.errors import Conflict, DomainError
+from app.core.errors import DomainError
 from app.core.htmx import redirect_to, render
 from app.core.security import Perm, can, require
+from app.core.web import parse_clock_time, place_error
 from app.domain.admissions.services import get_encounter
 from app.domain.nursing_notes import services as notes
 from app.domain.nursing_notes.models import NOTE_CATEGORIES
@@ -39,6 +42,27 @@ def _context(encounter_id: int, errors: dict[str, str] | None = None, values: An
             "may_write": can(current_user, Perm.NURSING_NOTES)}
 
 
+class NoteForm(FlaskForm):
+    category = StringField()
+    text = StringField()
+    noted_at = StringField()
+
+
+class AmendForm(FlaskForm):
+    category = StringField()
+    text = StringField()
+    reason = StringField()
+
+
+def _placed(form: FlaskForm, exc: DomainError) -> dict[str, str]:
+    """The refusal beside its field, as the {field: message} the note forms read."""
+    place_error(form, exc, conflicts=True)
+    out = {name: str(field.errors[0]) for name, field in form._fields.items() if field.errors}
+    if form.form_errors:
+        out.setdefault("text", str(form.form_errors[0]))
+    return out
+
+
 @bp.route("/encounters/<int:encounter_id>/notes")
 @require(Perm.WARD_VIEW)
 def list_notes(encounter_id: int) -> Response:
@@ -50,16 +74,16 @@ def list_notes(encounter_id: int) -> Response:
 @require(Perm.NURSING_NOTES)
 def add_note(encounter_id: int) -> Response:
     """Write a note; the list comes back with it, or the form with the problem (422)."""
-    form = request.form
+    form = NoteForm()
     try:
-        notes.add_note(db.session, current_user, encounter_id, form.get("category") or "",
-                       form.get("text") or "")
+        notes.add_note(db.session, current_user, encounter_id, form.category.data or "",
+                       form.text.data or "", parse_clock_time(form.noted_at.data, "noted_at"))
     except DomainError as exc:
         if exc.status_code in (403, 404):
             raise
         db.session.rollback()
-        return render(PAGE, FORM, status=422,
-                      **_context(encounter_id, {exc.field or "text": exc.message}, form))
+        return render(PAGE, FORM, status=exc.status_code,
+                      **_context(encounter_id, _placed(form, exc), request.form))
     db.session.commit()
     flash(_("Note saved."), "success")
     return redirect_to(url_for("wards.list_notes", encounter_id=encounter_id))
@@ -76,19 +100,26 @@ def amend_note(note_id: int) -> Response:
     if request.method == "GET":
         return render(AMEND_PAGE, AMEND_FORM, errors={}, values={"text": note.text,
                                                                   "category": note.category},
-                      **context)
-    form = request.form
+                      theirs=None, authors={}, **context)
+    form = AmendForm()
     try:
-        notes.amend_note(db.session, current_user, note_id, form.get("text") or "",
-                         form.get("reason") or "", form.get("category") or None)
+        notes.amend_note(db.session, current_user, note_id, form.text.data or "",
+                         form.reason.data or "", form.category.data or None)
     except DomainError as exc:
         if exc.status_code in (403, 404):
             raise
         db.session.rollback()
-        note = notes.get_note(db.session, current_user, note_id)
-        context["note"] = note
-        return render(AMEND_PAGE, AMEND_FORM, status=409 if isinstance(exc, Conflict) else 422,
-                      errors={exc.field or "text": exc.message}, values=form, **context)
+        errors = _placed(form, exc)
+        theirs = None
+        if isinstance(exc, notes.AmendedFirst) and exc.theirs_id is not None:
+            # Their version is now the one to amend: the form posts against it, keeping what
+            # this nurse typed so that nothing is lost.
+            theirs = notes.get_note(db.session, current_user, exc.theirs_id)
+        context["note"] = theirs or notes.get_note(db.session, current_user, note_id)
+        return render(AMEND_PAGE, AMEND_FORM, status=exc.status_code, errors=errors,
+                      values=request.form, theirs=theirs,
+                      authors=notes.authors(db.session, [notes.NoteThread(theirs)]) if theirs else {},
+                      **context)
     db.session.commit()
     flash(_("Note amended; the earlier version is kept."), "success")
     return redirect_to(url_for("wards.list_notes", encounter_id=encounter_id))

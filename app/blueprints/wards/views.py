@@ -10,7 +10,6 @@ from typing import Any
 from flask import Response, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from app.blueprints.wards import bp
@@ -33,11 +32,10 @@ from app.core.security import Perm, authorize_ward, can, require
 from app.core.web import parse_id, parse_version, place_error
 from app.domain.admissions import adt, board, rules
 from app.domain.admissions import census as census_figures
-from app.domain.admissions.models import Encounter, EncounterLocation
+from app.domain.admissions.models import Encounter
 from app.domain.facilities import beds
 from app.domain.facilities import rules as bed_rules
-from app.domain.facilities.models import Bed, Room, Ward
-from app.domain.identity.models import User
+from app.domain.facilities.models import Bed, Ward
 from app.domain.patients.models import Patient
 from app.extensions import db
 
@@ -48,10 +46,6 @@ ENCOUNTER_LINKS = (
     ("wards.medication_chart", "Medication chart"),
     ("wards.list_notes", "Nursing notes"),
 )
-
-
-def _tz() -> str:
-    return clock.hospital_timezone()
 
 
 # --- the hospital and a ward -----------------------------------------------------------------
@@ -82,7 +76,7 @@ def view_ward(ward_id: int) -> Response:
         abort(404)
     views = current_app.view_functions
     return render("wards/ward.html", "wards/_beds.html", board=the_board, ward=the_board.ward,
-                  tz=_tz(), today=clock.hospital_today(), state_labels=bed_rules.STATE_LABELS,
+                  tz=clock.hospital_timezone(), today=clock.hospital_today(), state_labels=bed_rules.STATE_LABELS,
                   clean_form=PlainForm(formdata=None),
                   may_admit=can(current_user, Perm.ADMIT), may_clean=can(current_user, Perm.BED_HOUSEKEEPING),
                   handover_link="wards.handover_home" in views)
@@ -94,9 +88,7 @@ def _admit_form(ward_id: int | None, formdata: Any = None) -> AdmitForm:
     form = AdmitForm(formdata=formdata) if formdata is not None else AdmitForm(formdata=None)
     scope = current_user.scoped_ward_ids(Perm.ADMIT)
     free = beds.free_beds(db.session, sorted(scope) if scope is not None else None)
-    reserved = db.session.scalars(
-        select(Bed).join(Room, Bed.room_id == Room.id).where(Bed.state == "reserved")
-        .where(Room.ward_id.in_(sorted(scope)) if scope is not None else Room.ward_id.is_not(None)))
+    reserved = adt.reserved_beds(db.session, current_user)
     choices = [SelectChoice(b.id, f"{b.room.ward.name} · {b.label}") for b in free]
     choices += [SelectChoice(b.id, f"{b.room.ward.name} · {b.label} ({_('reserved')})") for b in reserved]
     if ward_id is not None:
@@ -129,8 +121,11 @@ def admit_patient() -> Response:
     bed = db.session.get(Bed, bed_id) if bed_id is not None else None
     ward_id = parse_id(request.values.get("ward_id")) or (bed.room.ward_id if bed is not None else None)
     patient_id = parse_id(request.values.get("patient_id"))
-    patient = db.session.get(Patient, patient_id) if patient_id is not None else None
+    found = adt.admission_patient(db.session, current_user, patient_id) if patient_id is not None else None
+    patient = found.patient if found is not None else None
+    admitted = found.admitted if found is not None else None
     if request.method == "GET":
+        db.session.commit()  # the lookup is audited
         form = _admit_form(ward_id)
         if bed is not None:
             form.bed_id.data = bed.id
@@ -139,7 +134,8 @@ def admit_patient() -> Response:
             form.reservation_id.data = str(reservation_id)
         if patient is not None:
             form.patient_id.data = str(patient.id)
-        return render("wards/admit.html", None, **_admit_context(form, patient, ward_id, request.args.get("q", "")))
+        return render("wards/admit.html", None, admitted=admitted,
+                      **_admit_context(form, patient, ward_id, request.args.get("q", "")))
     form = _admit_form(ward_id, request.form)
     status = 422
     if patient is None:
@@ -160,8 +156,11 @@ def admit_patient() -> Response:
             flash(_("%(name)s admitted to %(bed)s.", name=patient.name,
                     bed=beds.describe(encounter.bed) if encounter.bed else ""), "success")
             return redirect_to(url_for("wards.view_encounter", encounter_id=encounter.id))
-        patient = db.session.get(Patient, patient_id) if patient_id is not None else None
-    return render("wards/admit.html", "wards/_admit_form.html", status=status,
+        found = adt.admission_patient(db.session, current_user, patient_id) if patient_id is not None else None
+        patient = found.patient if found is not None else None
+        admitted = found.admitted if found is not None else None
+        db.session.commit()  # the lookup is audited
+    return render("wards/admit.html", "wards/_admit_form.html", status=status, admitted=admitted,
                   **_admit_context(form, patient, ward_id))
 
 
@@ -182,6 +181,7 @@ def search_admission_candidates() -> Response:
                 raise
             context["error"] = exc.message
             return render("wards/admit.html", "wards/_candidates.html", status=422, **context)
+        db.session.commit()  # the search is audited
         context["candidates"], context["admitted"] = found
     return render("wards/admit.html", "wards/_candidates.html", **context)
 
@@ -190,11 +190,10 @@ def search_admission_candidates() -> Response:
 
 def _bed_context(bed: Bed, **forms: Any) -> dict[str, Any]:
     reservation = beds.active_reservations(db.session, [bed.id]).get(bed.id)
-    occupant = db.session.scalar(select(Encounter).where(Encounter.bed_id == bed.id,
-                                                         Encounter.status == "in-progress"))
+    occupant = adt.occupant(db.session, bed.id)
     reserved_for = db.session.get(Patient, reservation.patient_id) if reservation and reservation.patient_id else None
     context = {"bed": bed, "ward": bed.room.ward, "reservation": reservation, "reserved_for": reserved_for,
-               "occupant": occupant, "tz": _tz(), "state_labels": bed_rules.STATE_LABELS,
+               "occupant": occupant, "tz": clock.hospital_timezone(), "state_labels": bed_rules.STATE_LABELS,
                "reserve_form": ReserveForm(formdata=None), "close_form": CloseBedForm(formdata=None),
                "plain_form": PlainForm(formdata=None),
                "reserve_patient": None}
@@ -311,7 +310,7 @@ def cleaning_list() -> Response:
 
 def _cleaning_page() -> Response:
     return render("wards/cleaning.html", "wards/_cleaning_rows.html",
-                  items=beds.cleaning_list(db.session, current_user), tz=_tz(), now=clock.now(),
+                  items=beds.cleaning_list(db.session, current_user), tz=clock.hospital_timezone(), now=clock.now(),
                   form=PlainForm(formdata=None))
 
 
@@ -322,7 +321,7 @@ def _cleaning_page() -> Response:
 def census() -> Response:
     """Occupancy, admissions and discharges today, expected discharges today and tomorrow."""
     today = clock.hospital_today()
-    figures = census_figures.census(db.session, current_user, today, _tz())
+    figures = census_figures.census(db.session, current_user, today, clock.hospital_timezone())
     going = census_figures.expected_discharges(db.session, current_user, today)
     return render("wards/census.html", None, census=figures, going=going, today=today,
                   tomorrow=today + timedelta(days=1))
@@ -343,29 +342,27 @@ def _version_of(form: Any) -> int:
 
 def _encounter_context(e: Encounter, **forms: Any) -> dict[str, Any]:
     version = {"version": str(e.version)}
-    periods = list(db.session.scalars(select(EncounterLocation).where(EncounterLocation.encounter_id == e.id)
-                                      .order_by(EncounterLocation.start_at, EncounterLocation.id)))
-    bed_ids = {p.bed_id for p in periods if p.bed_id is not None}
-    beds_by = {b.id: b for b in db.session.scalars(select(Bed).where(Bed.id.in_(bed_ids)))} if bed_ids else {}
-    people = {i for i in (e.attending_id, e.nurse_id, e.discharge_ordered_by_id) if i is not None}
-    people |= {p.created_by_id for p in periods if p.created_by_id is not None}
-    names = {uid: name for uid, name in db.session.execute(
-        select(User.id, User.full_name).where(User.id.in_(people)))} if people else {}
+    periods = adt.periods_of(db.session, e)
+    beds_by = {p.bed.id: p.bed for p in periods if p.bed is not None}
+    names = adt.stay_names(db.session, e, periods)
     transfer_form = TransferForm(formdata=None, data=version)
-    transfer_form.bed_id.choices = [SelectChoice(b.id, f"{b.room.ward.name} · {b.label}")
-                                    for b in beds.free_beds(db.session, None)]
+    transfer_form.bed_id.choices = [
+        SelectChoice(b.id, f"{b.room.ward.name} · {b.label}" + (f" ({_('reserved')})" if b.state == "reserved" else ""))
+        for b in (adt.transfer_beds(db.session, current_user, e) if e.status == "in-progress" else [])]
     nurse_form = NurseForm(formdata=None, data={**version, "nurse_id": e.nurse_id})
     nurse_form.nurse_id.choices = [SelectChoice("", _("Nobody named"))] + [
         SelectChoice(n.id, n.full_name) for n in (adt.ward_nurses(db.session, e.ward_id) if e.ward_id else [])]
     views = current_app.view_functions
     context: dict[str, Any] = {
         "e": e, "patient": e.patient, "periods": periods, "bed_by_id": beds_by, "names": names,
-        "today": clock.hospital_today(), "tz": _tz(),
+        "today": clock.hospital_today(), "tz": clock.hospital_timezone(),
         "dispositions": rules.DISPOSITIONS, "can_undo_transfer": rules.transfer_to_undo(periods) is not None,
         "live_periods": len([p for p in periods if p.status != "cancelled"]),
         "links": [(endpoint, label) for endpoint, label in ENCOUNTER_LINKS if endpoint in views],
         "handover_link": "wards.handover_home" in views,
         "is_doctor": can(current_user, Perm.PRESCRIBE),
+        "summaries": adt.summary_history(db.session, e) if e.discharge_summary else [],
+        "undo_open": adt.within_undo_window(e), "undo_hours": adt.undo_hours(),
         "transfer_form": transfer_form, "nurse_form": nurse_form,
         "order_form": OrderDischargeForm(formdata=None, data=version),
         "withdraw_form": ReasonForm(formdata=None, data=version, prefix="withdraw"),

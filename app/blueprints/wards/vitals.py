@@ -14,38 +14,22 @@ from sqlalchemy import select
 
 from app.blueprints.wards import bp
 from app.core import clock
-from app.core.errors import DomainError
+from app.core.errors import Conflict, DomainError
 from app.core.htmx import redirect_to, render
 from app.core.security import Perm, require
-from app.core.web import parse_id
+from app.core.web import parse_id, parse_local_datetime
 from app.domain.admissions.models import Encounter
 from app.domain.admissions.services import get_encounter
 from app.domain.escalation import services as escalation
 from app.domain.escalation.models import Alert
-from app.domain.identity.models import User, UserRole
+from app.domain.identity.models import User
+from app.domain.identity.services import users_with_role
 from app.domain.observations import chart, rules
 from app.domain.observations import services as vitals
 from app.extensions import db
 
 FIELDS = ("respiratory_rate", "spo2", "air_or_oxygen", "o2_flow", "systolic", "diastolic", "pulse",
           "consciousness", "temperature")
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["HOSPITAL_TIMEZONE"])
-
-
-def _parse_local(value: str | None, field: str) -> datetime | None:
-    """A datetime-local value typed in hospital time, as UTC; None when blank."""
-    if not value or not value.strip():
-        return None
-    try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise DomainError(_("Enter a date and time."), field=field) from exc
-    if naive.tzinfo is not None or not 1900 <= naive.year <= 2199:
-        raise DomainError(_("Enter a date and time."), field=field)
-    return clock.to_utc(naive.replace(tzinfo=_tz()))
 
 
 def _form_values() -> dict[str, str]:
@@ -85,7 +69,7 @@ def record_vitals(encounter_id: int) -> Response:
                             preview=rules.score_set(checked.values, encounter.spo2_scale or 1),
                             flagged=checked.flagged_fields)
     try:
-        taken_at = _parse_local(taken_raw, "taken_at")
+        taken_at = parse_local_datetime(taken_raw, "taken_at")
         vs = vitals.record_vitals(db.session, current_user, encounter.id, values, taken_at=taken_at)
     except DomainError as exc:
         db.session.rollback()
@@ -104,7 +88,8 @@ def record_vitals(encounter_id: int) -> Response:
 @bp.route("/encounters/<int:encounter_id>/vitals/preview", methods=["POST"])
 @require(Perm.VITALS_RECORD)
 def preview_news2(encounter_id: int) -> Response:
-    """The NEWS2 points per parameter as the nurse types (nothing is saved)."""
+    """The NEWS2 points per parameter as the nurse types (nothing is saved); a value that cannot
+    be right answers 422 with its message, the rest still scored."""
     encounter = get_encounter(db.session, current_user, encounter_id, Perm.VITALS_RECORD)
     values = _form_values()
     errors: dict[str, str] = {}
@@ -123,8 +108,8 @@ def preview_news2(encounter_id: int) -> Response:
             preview = rules.score_set(rules.check(keep).values, encounter.spo2_scale or 1)
         except rules.ImplausibleVitals:
             preview = None
-    return render("wards/_vitals_preview.html", "wards/_vitals_preview.html", preview=preview,
-                  errors=errors, flags=flags, labels=rules.LABELS, encounter=encounter)
+    return render("wards/_vitals_preview.html", "wards/_vitals_preview.html", status=422 if errors else 200,
+                  preview=preview, errors=errors, flags=flags, labels=rules.LABELS, encounter=encounter)
 
 
 # --- chart, scale, entered in error -----------------------------------------------------------------
@@ -139,12 +124,14 @@ def _chart_page(encounter_id: int, status: int = 200, **context: Any) -> Respons
     start = min(start, data.encounter.started_at) if data.since is None else start
     rows = [(vs.taken_at, vitals.values_of(vs), vs.news2_total) for vs in data.sets]
     fmt = "%d %b %H:%M"
-    labels = (clock.to_local(start, str(_tz())).strftime(fmt), clock.to_local(now, str(_tz())).strftime(fmt))
+    tz = clock.hospital_timezone()
+    labels = (clock.to_local(start, tz).strftime(fmt), clock.to_local(now, tz).strftime(fmt))
     panels = chart.chart_svgs(rows, start, now, labels)
     return render("wards/vitals_chart.html", status=status, encounter=data.encounter, data=data,
                   panels=panels, period=period, periods=list(vitals.PERIODS), values_of=vitals.values_of,
                   scores_of=vitals.scores_of, labels=rules.LABELS, fields=FIELDS,
-                  scale_errors=context.pop("scale_errors", {}), **context)
+                  scale_errors=context.pop("scale_errors", {}), eie_errors=context.pop("eie_errors", {}),
+                  **context)
 
 
 @bp.route("/encounters/<int:encounter_id>/vitals/chart")
@@ -176,9 +163,19 @@ def set_spo2_scale(encounter_id: int) -> Response:
 @bp.route("/vitals/<int:vital_signs_id>/entered-in-error", methods=["POST"])
 @require(Perm.VITALS_RECORD)
 def vitals_entered_in_error(vital_signs_id: int) -> Response:
-    """Withdraw a set recorded by mistake (kept, struck through, with the reason)."""
-    vs = vitals.mark_entered_in_error(db.session, current_user, vital_signs_id,
-                                      (request.form.get("reason") or "")[:500])
+    """Withdraw a set recorded by mistake (kept, struck through, with the reason). No reason:
+    422, the chart again with the message beside that set's reason box."""
+    try:
+        vs = vitals.mark_entered_in_error(db.session, current_user, vital_signs_id,
+                                          (request.form.get("reason") or "")[:500])
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status_code != 422:
+            raise
+        found = db.session.get(vitals.VitalSigns, vital_signs_id)
+        if found is None or found.encounter_id is None:
+            raise
+        return _chart_page(found.encounter_id, 422, eie_errors={found.id: exc.message})
     db.session.commit()
     flash(_("The set was marked as entered in error."), "success")
     return redirect_to(url_for("wards.chart_vitals", encounter_id=vs.encounter_id))
@@ -202,21 +199,30 @@ def view_alert(alert_id: int) -> Response:
     return _alert_page(alert)
 
 
-def _alert_page(alert: Alert) -> Response:
+def _alert_page(alert: Alert, status: int = 200, problem: str | None = None) -> Response:
     wanted = [*(alert.recipient_ids or []), alert.acknowledged_by_id or 0]
     names = {uid: name for uid, name in db.session.execute(
         select(User.id, User.full_name).where(User.id.in_(wanted)))}
     chain = escalation.CHAINS.get(alert.chain, ())
     encounter = db.session.get(Encounter, alert.encounter_id) if alert.encounter_id else None
-    return render("wards/alert.html", "wards/_alert.html", alert=alert, chain=chain, names=names,
-                  encounter=encounter)
+    return render("wards/alert.html", "wards/_alert.html", status=status, alert=alert, chain=chain,
+                  names=names, encounter=encounter, problem=problem)
 
 
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
 @require(Perm.VITALS_RECORD)
 def acknowledge_alert(alert_id: int) -> Response:
-    """I take this alert on: it stops escalating."""
-    alert = escalation.acknowledge_alert(db.session, current_user, alert_id)
+    """I take this alert on: it stops escalating. The form carries the chain and level I was
+    shown: if it moved on meanwhile (NEWS2 medium -> high), 409 and the alert as it is now, to
+    acknowledge again."""
+    seen_level = request.form.get("level")
+    try:
+        alert = escalation.acknowledge_alert(
+            db.session, current_user, alert_id, seen_chain=(request.form.get("chain") or None),
+            seen_level=int(seen_level) if seen_level and seen_level.isdigit() else None)
+    except Conflict as exc:
+        db.session.rollback()
+        return _alert_page(escalation.get_alert(db.session, current_user, alert_id), 409, exc.message)
     db.session.commit()
     flash(_("Alert acknowledged."), "success")
     return _alert_page(alert)
@@ -225,12 +231,11 @@ def acknowledge_alert(alert_id: int) -> Response:
 # --- on-call rota ------------------------------------------------------------------------------------
 
 def _rota_page(status: int = 200, **context: Any) -> Response:
-    today = clock.to_local(clock.now(), str(_tz())).date()
-    since = datetime.combine(today, datetime.min.time(), _tz())
+    zone = ZoneInfo(clock.hospital_timezone())
+    today = clock.now().astimezone(zone).date()
+    since = datetime.combine(today, datetime.min.time(), zone)
     shifts = escalation.rota(db.session, clock.to_utc(since), clock.to_utc(since + timedelta(days=8)))
-    doctors = list(db.session.scalars(
-        select(User).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role_key == "doctor", User.active.is_(True)).order_by(User.full_name)))
+    doctors = users_with_role(db.session, "doctor")
     context.setdefault("form", {})
     context.setdefault("errors", {})
     return render("wards/oncall.html", "wards/_oncall.html", status=status, shifts=shifts,
@@ -246,8 +251,8 @@ def on_call_rota() -> Response:
         return _rota_page()
     form = {k: (request.form.get(k) or "")[:40] for k in ("team", "user_id", "starts_at", "ends_at")}
     try:
-        starts = _parse_local(form["starts_at"], "starts_at")
-        ends = _parse_local(form["ends_at"], "ends_at")
+        starts = parse_local_datetime(form["starts_at"], "starts_at")
+        ends = parse_local_datetime(form["ends_at"], "ends_at")
         if starts is None:
             raise DomainError(_("Enter when the shift starts."), field="starts_at")
         if ends is None:

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import sqlite
 
-from app.core import audit, clock, realtime
+from app.core import audit, clock, events, realtime
 from app.core.db import DbSession
 from app.core.security import SystemActor
 from app.domain.administration import rules
@@ -113,12 +113,15 @@ def plan_many(session: DbSession, prescriptions: Sequence[Prescription], now: da
                 .where(ScheduledDose.prescription_id.in_(list(wanted)),
                        ScheduledDose.due_at >= earliest))}
         by_id = {rx.id: rx for rx in chunk}
+        settled = _settled_by_predecessors(session, [by_id[rid] for rid in wanted], earliest)
         rows: list[dict[str, Any]] = []
         reopen: dict[int, list[int]] = {}
         for rid, times in wanted.items():
             rx = by_id[rid]
             for due in times:
                 found = existing.get((rid, due))
+                if (rid, due) in settled:
+                    continue  # this time's dose was already given (held...) on the old prescription
                 if found is None:
                     rows.append({"prescription_id": rid, "patient_id": rx.patient_id,
                                  "encounter_id": rx.encounter_id, "due_at": due, "status": "due",
@@ -138,6 +141,39 @@ def plan_many(session: DbSession, prescriptions: Sequence[Prescription], now: da
                             "prescription_count": planned_rx, "doses": written})
     session.flush()
     return PlanResult(planned_rx, written)
+
+
+def _settled_by_predecessors(session: DbSession, prescriptions: Sequence[Prescription],
+                             since: datetime) -> set[tuple[int, datetime]]:
+    """(prescription id, due time) pairs a replacement must not plan: the prescriptions it
+    replaced (the whole replaces_id chain) already have a dose at that time with a standing
+    outcome. A dose given early at 08:40, the prescription changed at 08:45 and the change
+    verified at 08:50 must not show 09:00 as due again."""
+    parent: dict[int, int] = {rx.id: rx.replaces_id for rx in prescriptions if rx.replaces_id}
+    if not parent:
+        return set()
+    owners: dict[int, set[int]] = {}  # predecessor id -> the replacements it counts for
+    frontier = dict(parent)
+    seen: set[int] = set()
+    while frontier:
+        for child, old in frontier.items():
+            owners.setdefault(old, set()).add(child)
+        seen |= set(frontier.values())
+        rows = session.execute(select(Prescription.id, Prescription.replaces_id).where(
+            Prescription.id.in_(set(frontier.values())), Prescription.replaces_id.is_not(None))).all()
+        frontier = {}
+        for old, older in rows:
+            if older is None or older in seen:
+                continue  # a loop in bad data ends the walk
+            for child in owners.get(old, set()):
+                frontier[child] = older
+    settled: set[tuple[int, datetime]] = set()
+    for old_id, due in session.execute(select(ScheduledDose.prescription_id, ScheduledDose.due_at).where(
+            ScheduledDose.prescription_id.in_(list(owners)), ScheduledDose.due_at >= since,
+            ScheduledDose.status.not_in(("due", "withdrawn")))):
+        for child in owners[old_id]:
+            settled.add((child, due))
+    return settled
 
 
 def plan_prescription(session: DbSession, prescription_id: int, now: datetime | None = None) -> PlanResult:
@@ -196,6 +232,7 @@ def _push(session: DbSession, encounter_id: int | None) -> None:
     if encounter is not None and encounter.ward_id is not None:
         realtime.push(session, realtime.ward_room(encounter.ward_id),
                       {"type": "doses.changed", "encounter_id": encounter_id})
+    events.doses_replanned.send(session, encounter_id=encounter_id)
 
 
 def reconcile_prescription(session: DbSession, prescription_id: int, action: str,

@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.core import clock
 from app.core.db import DbSession
 from app.core.links import link
 from app.domain.administration import rules
-from app.domain.administration.models import ScheduledDose
+from app.domain.administration.models import Administration, ScheduledDose
 from app.domain.admissions.models import Encounter
+from app.domain.escalation.models import Alert
 from app.domain.facilities.models import Bed
 from app.domain.formulary.models import Drug
+from app.domain.identity.services import ward_staff_ids
 from app.domain.notifications.services import notify
 from app.domain.patients.models import Patient
 from app.domain.prescribing.models import Prescription
@@ -29,6 +31,7 @@ from app.domain.prescribing.models import Prescription
 DUE_KIND = "dose.due"
 ALERT_KIND = "dose_overdue"
 MAX_LISTED = 8  # doses named in one reminder; the rest are counted
+NURSES = ("nurse", "charge_nurse")  # who answers for a dose when the stay names no nurse
 
 
 @dataclass(frozen=True)
@@ -74,39 +77,85 @@ def _round_link(ward_id: int | None) -> str | None:
     return link("wards.medication_round", ward_id=ward_id)
 
 
+def _nurses(session: DbSession, lines: list[DoseLine]) -> dict[int, list[int]]:
+    """Who answers for each dose: the stay's named nurse, else the ward's nurses and charge
+    nurses (never its clerks or housekeepers). One query per ward without a named nurse."""
+    wards: dict[int, list[int]] = {}
+    out: dict[int, list[int]] = {}
+    for line in lines:
+        if line.nurse_id is not None:
+            out[line.dose_id] = [line.nurse_id]
+        elif line.ward_id is not None:
+            if line.ward_id not in wards:
+                wards[line.ward_id] = ward_staff_ids(session, line.ward_id, NURSES)
+            out[line.dose_id] = wards[line.ward_id]
+        else:
+            out[line.dose_id] = []
+    return out
+
+
+def _listing(group: list[DoseLine], tz: str, what: str) -> str:
+    shown = "; ".join(f"{g.bed + ' ' if g.bed else ''}{g.patient}: {g.drug} {g.dose} "
+                      f"({clock.to_local(g.due_at, tz):%H:%M})" for g in group[:MAX_LISTED])
+    more = f" and {len(group) - MAX_LISTED} more" if len(group) > MAX_LISTED else ""
+    return f"{len(group)} dose{'s' if len(group) != 1 else ''} {what}: {shown}{more}"[:500]
+
+
+def _by_recipients(lines: list[DoseLine], who: dict[int, list[int]]) -> dict[tuple[int, ...], list[DoseLine]]:
+    """The doses each person answers for, grouped so that people with the same list share one
+    notify call (a ward's nurses, none of them named): one row each, one statement."""
+    per_user: dict[int, list[DoseLine]] = {}
+    for line in lines:
+        for uid in who.get(line.dose_id, []):
+            per_user.setdefault(uid, []).append(line)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for uid, mine in per_user.items():
+        groups.setdefault(tuple(x.dose_id for x in mine), []).append(uid)
+    by_id = {x.dose_id: x for x in lines}
+    return {tuple(sorted(uids)): [by_id[d] for d in dose_ids] for dose_ids, uids in groups.items()}
+
+
 def remind_due(session: DbSession, now: datetime | None = None) -> int:
-    """Tell each responsible nurse (the stay's nurse, else the ward's nurses) of the doses that
-    have just fallen due, once per dose. Doses already overdue when first seen (the job was
-    down) are left to the overdue alert. Returns how many doses were announced."""
+    """Tell each responsible nurse (the stay's nurse, else the ward's nurses and charge nurses)
+    of the doses that have just fallen due, once per dose, in one notification per nurse per
+    run. Doses already overdue when first seen (the job was down) are left to the overdue
+    alert. Returns how many doses were announced."""
     now = now or clock.now()
     lines = _lines(session, ScheduledDose.reminded_at.is_(None), ScheduledDose.due_at <= now,
                    ScheduledDose.due_at >= now - _window())
     if not lines:
         return 0
     tz = clock.hospital_timezone()
-    groups: dict[tuple[str, int], list[DoseLine]] = {}
-    for line in lines:
-        key = ("user", line.nurse_id) if line.nurse_id is not None else ("ward", line.ward_id or 0)
-        groups.setdefault(key, []).append(line)
-    for (target, ident), group in groups.items():
-        shown = "; ".join(f"{g.bed + ' ' if g.bed else ''}{g.patient}: {g.drug} {g.dose} "
-                          f"({clock.to_local(g.due_at, tz):%H:%M})" for g in group[:MAX_LISTED])
-        more = f" and {len(group) - MAX_LISTED} more" if len(group) > MAX_LISTED else ""
-        text = (f"{len(group)} dose{'s' if len(group) != 1 else ''} due now: {shown}{more}")[:500]
-        link = _round_link(group[0].ward_id)
-        if target == "user":
-            notify(session, kind=DUE_KIND, text=text, user_ids=[ident], link=link)
-        elif ident:
-            notify(session, kind=DUE_KIND, text=text, ward_id=ident, link=link)
+    for user_ids, group in _by_recipients(lines, _nurses(session, lines)).items():
+        notify(session, kind=DUE_KIND, text=_listing(group, tz, "due now"), user_ids=user_ids,
+               link=_round_link(group[0].ward_id))
     session.execute(update(ScheduledDose).where(ScheduledDose.id.in_([x.dose_id for x in lines]))
                     .values(reminded_at=now))
     session.flush()
     return len(lines)
 
 
+def _episodes(session: DbSession, dose_ids: list[int]) -> dict[int, int]:
+    """How often each dose was reopened (a record of it entered in error), in one query."""
+    if not dose_ids:
+        return {}
+    return {int(dose_id or 0): int(n) for dose_id, n in session.execute(
+        select(Administration.scheduled_dose_id, func.count())
+        .where(Administration.scheduled_dose_id.in_(dose_ids),
+               Administration.status == "entered-in-error")
+        .group_by(Administration.scheduled_dose_id))}
+
+
+def overdue_key(dose_id: int, episode: int) -> str:
+    """The overdue alert's subject: one per dose, and a new one each time the dose is reopened
+    (the earlier alert stays on record, resolved, under its own key)."""
+    return f"dose:{dose_id}" if episode == 0 else f"dose:{dose_id}:{episode}"
+
+
 def escalate_overdue(session: DbSession, now: datetime | None = None) -> int:
     """Raise a `dose_overdue` alert for each dose still open DOSE_OVERDUE_MINUTES after its
-    time (once per dose; within a day of its time). Returns how many were raised."""
+    time (once per dose episode; within a day of its time), and send each person it reaches one
+    notification listing all of theirs. Returns how many alerts were raised."""
     from app.domain.escalation import services as escalation
 
     now = now or clock.now()
@@ -118,15 +167,27 @@ def escalate_overdue(session: DbSession, now: datetime | None = None) -> int:
         return 0
     tz = clock.hospital_timezone()
     minutes = int(window.total_seconds() // 60)
+    episodes = _episodes(session, [x.dose_id for x in lines])
+    alerts: dict[int, Alert] = {}
     for line in lines:
-        escalation.raise_alert(
-            session, kind=ALERT_KIND, subject_key=f"dose:{line.dose_id}", patient_id=line.patient_id,
-            encounter_id=line.encounter_id, ward_id=line.ward_id,
+        alert = escalation.raise_alert(
+            session, kind=ALERT_KIND, subject_key=overdue_key(line.dose_id, episodes.get(line.dose_id, 0)),
+            patient_id=line.patient_id, encounter_id=line.encounter_id, ward_id=line.ward_id,
             text=(f"Dose overdue: {line.drug} {line.dose} for {line.patient}"
                   f"{' (bed ' + line.bed + ')' if line.bed else ''}, due "
                   f"{clock.to_local(line.due_at, tz):%H:%M}, still not recorded after {minutes} "
                   "minutes.")[:500],
-            link=_round_link(line.ward_id), chain="dose_overdue", priority="high")
+            link=_round_link(line.ward_id), chain="dose_overdue", priority="high", quiet=True)
+        if alert.status == "open" and alert.level == 0:
+            alerts[line.dose_id] = alert
+    who = {dose_id: list(alert.recipient_ids or []) for dose_id, alert in alerts.items()}
+    raised = [x for x in lines if x.dose_id in alerts]
+    for user_ids, group in _by_recipients(raised, who).items():
+        target = (escalation.alert_path(alerts[group[0].dose_id].id) if len(group) == 1
+                  else _round_link(group[0].ward_id))
+        notify(session, kind=f"alert.{ALERT_KIND}",
+               text=_listing(group, tz, f"overdue (not recorded after {minutes} minutes)"),
+               user_ids=user_ids, link=target, priority="high")
     session.execute(update(ScheduledDose).where(ScheduledDose.id.in_([x.dose_id for x in lines]))
                     .values(overdue_alerted_at=now))
     session.flush()
@@ -134,12 +195,13 @@ def escalate_overdue(session: DbSession, now: datetime | None = None) -> int:
 
 
 def resolve_overdue_alert(session: DbSession, dose_id: int, resolution: str) -> None:
-    """End the dose's open overdue alert, if it has one (the dose was recorded or can no longer
-    be given)."""
+    """End the dose's open overdue alert (of its current episode), if it has one (the dose was
+    recorded or can no longer be given)."""
     dose = session.get(ScheduledDose, dose_id)
     if dose is None or dose.overdue_alerted_at is None:
         return  # no alert was ever raised for it: nothing to look up
     from app.domain.escalation import services as escalation
 
-    escalation.resolve_alert(session, kind=ALERT_KIND, subject_key=f"dose:{dose_id}",
+    escalation.resolve_alert(session, kind=ALERT_KIND,
+                             subject_key=overdue_key(dose_id, _episodes(session, [dose_id]).get(dose_id, 0)),
                              resolution=resolution)

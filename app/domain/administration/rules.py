@@ -88,6 +88,21 @@ def dose_state(due_at: datetime, now: datetime, overdue_minutes: int) -> str:
     return "lapsed"
 
 
+def early_refusal(due_at: datetime, at: datetime, overdue_minutes: int, tz: str) -> str | None:
+    """Why a dose may not be recorded as happening at `at`: it is not yet within its due window
+    (DOSE_OVERDUE_MINUTES either side of its time). None when it may be."""
+    if dose_state(due_at, at, overdue_minutes) != "upcoming":
+        return None
+    zone = ZoneInfo(tz)
+    due = due_at.astimezone(zone)
+    opens = (due_at - timedelta(minutes=overdue_minutes)).astimezone(zone)
+    same_day = due.date() == at.astimezone(zone).date()
+    shown = f"{due:%H:%M}" if same_day else f"{due:%d %b %H:%M}"
+    opens_shown = f"{opens:%H:%M}" if same_day else f"{opens:%d %b %H:%M}"
+    return (f"This dose is not due until {shown}; it may be recorded from {opens_shown} "
+            f"({overdue_minutes} minutes before its time).")
+
+
 # --- outcomes ------------------------------------------------------------------------------
 
 def check_outcome(outcome: str, reason: str | None) -> str | None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -25,6 +26,7 @@ from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.links import link
 from app.core.security import Actor, Perm, authorize
+from app.core.web import check_charted_at
 from app.domain.administration import reminders, rules
 from app.domain.administration.models import Administration, ScheduledDose
 from app.domain.admissions.models import Encounter
@@ -40,9 +42,8 @@ OPEN = "due"
 NEXT_SHIFT = timedelta(hours=12)
 STATUS_WORDS = {"on-hold": "on hold", "stopped": "stopped", "cancelled": "cancelled",
                 "completed": "completed"}
-# How far back a late entry may be dated, and how far ahead a clock may drift.
+# How far back a late entry may be dated.
 LATE_ENTRY = timedelta(hours=24)
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 def overdue_minutes() -> int:
@@ -160,15 +161,24 @@ def _recordable(session: DbSession, actor: Actor, rx: Prescription, encounter_id
     return encounter
 
 
-def _when(occurred_at: datetime | None, now: datetime, earliest: datetime | None = None) -> datetime:
-    at = occurred_at or now
-    if at.tzinfo is None:
-        raise DomainError("Give the time with its time zone.", field="occurred_at")
-    if at > now + CLOCK_SKEW:
-        raise DomainError("A dose cannot be recorded for a time still to come.", field="occurred_at")
-    if at < (earliest or now) - LATE_ENTRY:
-        raise DomainError("A late entry may be at most 24 hours back.", field="occurred_at")
-    return clock.to_utc(at)
+def _when(occurred_at: datetime | None, now: datetime, encounter: Encounter) -> datetime:
+    """When the dose happened: now unless a late entry says otherwise (never ahead of the
+    clock, at most LATE_ENTRY back, never before the admission)."""
+    return check_charted_at(occurred_at, now, field="occurred_at", what=_("A dose"),
+                            back=LATE_ENTRY, earliest=encounter.started_at)
+
+
+def _in_course(rx: Prescription, at: datetime, field: str) -> None:
+    """The prescription's course covers `at`: not before its start, not at or after its stop."""
+    tz = clock.hospital_timezone()
+    if rx.start_at > at:
+        raise DomainError(f"The prescription for {rx.drug.name} starts at "
+                          f"{clock.to_local(rx.start_at, tz):%d %b %H:%M}: no dose may be recorded "
+                          "before it.", field=field)
+    if rx.stop_at is not None and rx.stop_at <= at:
+        raise DomainError(f"The course of {rx.drug.name} ended at "
+                          f"{clock.to_local(rx.stop_at, tz):%d %b %H:%M}: no dose may be recorded "
+                          "after it.", field=field)
 
 
 @dataclass(frozen=True)
@@ -271,7 +281,12 @@ def record_dose(session: DbSession, actor: Actor, scheduled_dose_id: int, outcom
     if dose.status != expected_status or dose.status != OPEN:
         raise Conflict(_recorded_by(session, dose.id, tz))
     kept_reason = _outcome(outcome, reason)
-    at = _when(occurred_at, now, dose.due_at)
+    at = _when(occurred_at, now, encounter)
+    field = "occurred_at" if occurred_at is not None else "outcome"
+    early = rules.early_refusal(dose.due_at, at, overdue_minutes(), tz)
+    if early:
+        raise DomainError(early, field=field)
+    _in_course(rx, at, field)
     patient = session.get(Patient, dose.patient_id)
     assert patient is not None
     scans = _check_scans(session, patient, rx.drug, wristband, product)
@@ -311,18 +326,64 @@ def _outcome(outcome: str, reason: str | None) -> str | None:
         raise DomainError(exc.message, field=exc.field) from None
 
 
-def prn_given_times(session: DbSession, prescription_id: int) -> list[datetime]:
-    """When this when-required prescription's doses were given (standing records only)."""
-    return list(session.scalars(select(Administration.occurred_at).where(
-        Administration.prescription_id == prescription_id, Administration.scheduled_dose_id.is_(None),
-        Administration.outcome == "given", Administration.status == "completed")
-        .order_by(Administration.occurred_at)))
+def _prn_related(session: DbSession, prescriptions: Iterable[Prescription]) -> dict[int, set[int]]:
+    """For each when-required prescription, the prescriptions whose doses count against its
+    limits: itself, those it replaces (a changed prescription is a new row), and any other of
+    the same drug on the same stay. One query over the stays' prescriptions."""
+    wanted = list(prescriptions)
+    stays = {rx.encounter_id for rx in wanted if rx.encounter_id is not None}
+    rows = session.execute(select(Prescription.id, Prescription.replaces_id, Prescription.drug_id,
+                                  Prescription.encounter_id)
+                           .where(Prescription.encounter_id.in_(stays))).all() if stays else []
+    parent = {r.id: r.replaces_id for r in rows}
+    out: dict[int, set[int]] = {}
+    for rx in wanted:
+        related = {r.id for r in rows if r.encounter_id == rx.encounter_id and r.drug_id == rx.drug_id}
+        chain: set[int] = set()
+        current: int | None = rx.id
+        while current is not None and current not in chain:  # a cycle cannot hang it
+            chain.add(current)
+            current = parent.get(current)
+        out[rx.id] = related | chain
+    return out
+
+
+def prn_given_times_many(session: DbSession,
+                         prescriptions: Iterable[Prescription]) -> dict[int, list[datetime]]:
+    """When each when-required prescription's doses were given (standing records only),
+    counting the whole chain of prescriptions it replaced and the same drug on the same stay.
+    Two queries whatever the number of prescriptions."""
+    related = _prn_related(session, prescriptions)
+    every = set().union(*related.values()) if related else set()
+    times: dict[int, list[datetime]] = {}
+    if every:
+        for rid, at in session.execute(select(Administration.prescription_id, Administration.occurred_at)
+                                       .where(Administration.prescription_id.in_(every),
+                                              Administration.scheduled_dose_id.is_(None),
+                                              Administration.outcome == "given",
+                                              Administration.status == "completed")):
+            times.setdefault(rid, []).append(at)
+    return {rx_id: sorted(t for rid in ids for t in times.get(rid, []))
+            for rx_id, ids in related.items()}
+
+
+def prn_given_times(session: DbSession, rx: Prescription) -> list[datetime]:
+    """When this when-required prescription's doses were given (see prn_given_times_many)."""
+    return prn_given_times_many(session, [rx])[rx.id]
 
 
 def next_prn_at(session: DbSession, rx: Prescription, now: datetime) -> datetime | None:
     """When the next PRN dose is allowed (None: now)."""
-    return rules.next_prn_allowed(prn_given_times(session, rx.id), now, rx.prn_min_interval_minutes,
-                                  rx.prn_max_daily_doses)
+    return next_prn_many(session, [rx], now)[rx.id]
+
+
+def next_prn_many(session: DbSession, prescriptions: Iterable[Prescription],
+                  now: datetime) -> dict[int, datetime | None]:
+    """next_prn_at for several prescriptions (the chart's PRN rows) in two queries."""
+    wanted = list(prescriptions)
+    given = prn_given_times_many(session, wanted)
+    return {rx.id: rules.next_prn_allowed(given[rx.id], now, rx.prn_min_interval_minutes,
+                                          rx.prn_max_daily_doses) for rx in wanted}
 
 
 def record_prn(session: DbSession, actor: Actor, prescription_id: int, dose: object = None,
@@ -357,8 +418,9 @@ def record_prn(session: DbSession, actor: Actor, prescription_id: int, dose: obj
     if amount > Decimal(rx.dose):
         raise DomainError(f"The prescribed dose is {dose_text(rx)}: no more may be given at once.",
                           field="dose")
-    at = _when(occurred_at, now)
-    refusal = rules.prn_refusal(prn_given_times(session, rx.id), at, rx.prn_min_interval_minutes,
+    at = _when(occurred_at, now, encounter)
+    _in_course(rx, at, "occurred_at" if occurred_at is not None else "dose")
+    refusal = rules.prn_refusal(prn_given_times(session, rx), at, rx.prn_min_interval_minutes,
                                 rx.prn_max_daily_doses, tz)
     if refusal:
         raise DomainError(refusal, field="dose")
@@ -414,17 +476,44 @@ def mark_entered_in_error(session: DbSession, actor: Actor, administration_id: i
         rx = session.get(Prescription, adm.prescription_id)
         can_give = rx is not None and rx.status == "active" and encounter.status == "in-progress"
         dose.status = OPEN if can_give else "withdrawn"
+        # A new episode of the same dose: it reminds and alerts afresh (its alert has a key of
+        # its own, reminders.overdue_key, since the last one stays on record resolved).
+        dose.reminded_at = None
+        dose.overdue_alerted_at = None
         reopened = dose.status
     session.flush()
     audit.record(session, actor, "medication.administration_entered_in_error", adm,
                  patient_id=adm.patient_id,
                  before={"status": "completed", "outcome": adm.outcome},
                  after={"status": adm.status, "dose_now": reopened}, reason=why)
+    events.administration_voided.send(session, administration_id=adm.id,
+                                      prescription_id=adm.prescription_id, patient_id=adm.patient_id,
+                                      encounter_id=adm.encounter_id, drug_id=_drug_id(session, adm),
+                                      outcome=adm.outcome)
     if encounter.ward_id is not None:
         realtime.push(session, realtime.ward_room(encounter.ward_id),
                       {"type": "dose.recorded", "id": adm.scheduled_dose_id,
                        "encounter_id": adm.encounter_id})
     return adm
+
+
+def _drug_id(session: DbSession, adm: Administration) -> int:
+    rx = session.get(Prescription, adm.prescription_id)
+    assert rx is not None
+    return rx.drug_id
+
+
+def standing_record(session: DbSession, dose_id: int) -> Administration | None:
+    """The record that stands for a scheduled dose (None while it is open)."""
+    return session.scalar(select(Administration).where(
+        Administration.scheduled_dose_id == dose_id, Administration.status == "completed"))
+
+
+def recorder_name(session: DbSession, record: Administration | None) -> str:
+    if record is None or record.recorded_by_id is None:
+        return ""
+    who = session.get(User, record.recorded_by_id)
+    return who.full_name if who is not None else ""
 
 
 def get_administration(session: DbSession, actor: Actor, administration_id: int) -> Administration:
@@ -437,3 +526,26 @@ def get_administration(session: DbSession, actor: Actor, administration_id: int)
 
 def chart_link(encounter_id: int) -> str:
     return _link(encounter_id)
+
+
+def doses_for_handover_many(session: DbSession, encounter_ids: Iterable[int],
+                            now: datetime) -> dict[int, dict[str, Any]]:
+    """doses_for_handover for many stays at once (a handover's start and refresh): the same JSON
+    per stay, from one query for the doses and one for their prescriptions, however many."""
+    ids = sorted(set(encounter_ids))
+    hours = int(NEXT_SHIFT.total_seconds() // 3600)
+    out: dict[int, dict[str, Any]] = {
+        eid: {"due_next_shift": [], "overdue": [], "next_shift_hours": hours} for eid in ids}
+    if not ids:
+        return out
+    window = timedelta(minutes=overdue_minutes())
+    tz = str(current_app.config["HOSPITAL_TIMEZONE"])
+    doses = _open_doses(session, ids, now - rules.OVERDUE_LOOKBACK, now + NEXT_SHIFT)
+    prescriptions = _prescriptions(session, {d.prescription_id for d in doses})
+    for d in doses:
+        rx = prescriptions[d.prescription_id]
+        item = {"dose_id": d.id, "prescription_id": rx.id, "drug": rx.drug.name,
+                "dose": dose_text(rx), "route": rx.route, "due_at": d.due_at.isoformat(),
+                "time": clock.to_local(d.due_at, tz).strftime("%H:%M")}
+        out[d.encounter_id]["overdue" if d.due_at < now - window else "due_next_shift"].append(item)
+    return out

@@ -11,9 +11,11 @@ the bed moving in, then the bed moving out), so two steps never wait on each oth
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
@@ -22,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.core import audit, clock, events
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
-from app.core.security import Actor, Perm, authorize_ward, can
+from app.core.security import Actor, Perm, authorize, authorize_ward, can, in_ward_scope
 from app.domain.admissions import rules
 from app.domain.admissions.models import ADMIT_SOURCES, Encounter, EncounterLocation
 from app.domain.admissions.services import get_encounter
@@ -159,6 +161,38 @@ def _where(encounter: Encounter) -> dict[str, Any]:
     return {"ward_id": encounter.ward_id, "bed_id": encounter.bed_id, "status": encounter.status}
 
 
+def _where_label(actor: Actor, encounter: Encounter) -> str:
+    """Where an inpatient is, in words, for someone who may know: ward and bed within the
+    actor's ADMIT scope, only "another ward" outside it."""
+    if encounter.ward_id is not None and in_ward_scope(actor, Perm.ADMIT, encounter.ward_id):
+        if encounter.ward is not None and encounter.bed is not None:
+            return f"{encounter.ward.name} · {encounter.bed.label}"
+        return encounter.ward.name if encounter.ward is not None else "a ward"
+    return "another ward"
+
+
+def _give_back(session: DbSession, bed: Bed | None, period: EncounterLocation) -> int | None:
+    """The bed a cancelled step had taken goes back as it was: reserved again (the reservation
+    active) if the step used a reservation that has not lapsed, otherwise available."""
+    if bed is None:
+        return None
+    if period.reservation_id is None:
+        beds.move(session, bed, "available", only_from=frozenset({"occupied"}))
+        return None
+    restored = beds.restore_reservation(session, period.reservation_id, bed)
+    return restored.id if restored is not None else None
+
+
+def _check_destination(session: DbSession, actor: Actor, encounter: Encounter, bed: Bed) -> None:
+    """A transfer needs ADMIT on the patient (the sending ward, checked by get_encounter) and
+    the receiving ward's consent: a bed that ward reserved for this very patient, or the actor
+    working on that ward (see docs/decisions.md, Admissions and beds)."""
+    held = beds.active_reservations(session, [bed.id]).get(bed.id)
+    if held is not None and held.patient_id == encounter.patient_id:
+        return
+    authorize_ward(actor, Perm.ADMIT, beds.ward_id_of(bed))
+
+
 # --- admission ------------------------------------------------------------------------------
 
 def admit(session: DbSession, actor: Actor, *, patient_id: int, bed_id: int, source: str = "direct",
@@ -196,7 +230,7 @@ def admit(session: DbSession, actor: Actor, *, patient_id: int, bed_id: int, sou
                                                      Encounter.class_code == "IMP",
                                                      Encounter.status == "in-progress"))
     if current is not None:
-        where = f"{current.ward.name} bed {current.bed.label}" if current.ward and current.bed else "a ward"
+        where = _where_label(actor, current)
         raise DomainError(f"{patient.name} is already admitted ({where}). Transfer them instead.",
                           field="patient_id")
     reservation = _reservation_to_use(session, bed, patient_id, reservation_id)
@@ -213,7 +247,8 @@ def admit(session: DbSession, actor: Actor, *, patient_id: int, bed_id: int, sou
             session.add(encounter)
             session.flush()
             session.add(EncounterLocation(encounter_id=encounter.id, ward_id=ward_id, bed_id=bed.id,
-                                          status="active", start_at=now, created_by_id=actor.id))
+                                          status="active", start_at=now, created_by_id=actor.id,
+                                          reservation_id=reservation.id if reservation else None))
             session.flush()
     except IntegrityError as exc:
         raise Conflict(f"Bed {bed.label} was just taken by another admission. Choose another bed.") from exc
@@ -246,10 +281,9 @@ def cancel_admission(session: DbSession, actor: Actor, encounter_id: int, reason
     period.status, period.end_at, period.cancel_reason = "cancelled", now, why
     encounter.status, encounter.ended_at, encounter.cancel_reason = "cancelled", now, why
     _flush(session)
-    if bed is not None:
-        beds.move(session, bed, "available", only_from=frozenset({"occupied"}))
+    restored = _give_back(session, bed, period)
     audit.record(session, actor, "encounter.admission_cancelled", encounter, patient_id=encounter.patient_id,
-                 before=before, after={"status": "cancelled"}, reason=why)
+                 before=before, after={"status": "cancelled", "reservation_id": restored}, reason=why)
     events.admission_cancelled.send(session, encounter_id=encounter.id, patient_id=encounter.patient_id,
                                     ward_id=None, bed_id=None, reason=why)
     _bed_event(session, period.ward_id, period.bed_id)
@@ -272,6 +306,7 @@ def transfer(session: DbSession, actor: Actor, encounter_id: int, bed_id: int, *
     new_bed = beds.get_bed(session, bed_id)
     if new_bed.id == encounter.bed_id:
         raise DomainError("The patient is already in that bed.", field="bed_id")
+    _check_destination(session, actor, encounter, new_bed)
     period = _active_period(encounter)
     old_bed = beds.get_bed(session, period.bed_id) if period.bed_id is not None else None
     from_ward_id, from_bed_id = encounter.ward_id, encounter.bed_id
@@ -282,7 +317,9 @@ def transfer(session: DbSession, actor: Actor, encounter_id: int, bed_id: int, *
     session.flush()
     ward_id = beds.ward_id_of(new_bed)
     session.add(EncounterLocation(encounter_id=encounter.id, ward_id=ward_id, bed_id=new_bed.id,
-                                  status="active", start_at=now, created_by_id=actor.id))
+                                  status="active", start_at=now, created_by_id=actor.id,
+                                  reservation_id=reservation.id if reservation else None,
+                                  nurse_before_id=encounter.nurse_id))
     encounter.ward_id, encounter.bed_id = ward_id, new_bed.id
     if ward_id != from_ward_id:
         # The old ward's nurse does not follow the patient; the receiving ward assigns one.
@@ -325,17 +362,20 @@ def cancel_transfer(session: DbSession, actor: Actor, encounter_id: int, reason:
         beds.move(session, back_bed, "occupied", only_from=bed_rules.FREE_STATES,
                   refusal=f"The patient cannot go back: bed {beds.describe(back_bed)} is "
                           f"{_state(back_bed)} now. Transfer them to a free bed instead.")
-    before = _where(encounter)
+    before = {**_where(encounter), "nurse_id": encounter.nurse_id}
     now = clock.now()
     current.status, current.end_at, current.cancel_reason = "cancelled", now, why
     session.flush()
     previous.status, previous.end_at = "active", None
     encounter.ward_id, encounter.bed_id = previous.ward_id, previous.bed_id
+    if current.ward_id != previous.ward_id:
+        # The transfer cleared the sending ward's nurse; going back, she is responsible again.
+        encounter.nurse_id = current.nurse_before_id
     _flush(session)
-    if leaving_bed is not None:
-        beds.move(session, leaving_bed, "available", only_from=frozenset({"occupied"}))
+    restored = _give_back(session, leaving_bed, current)
     audit.record(session, actor, "encounter.transfer_cancelled", encounter, patient_id=encounter.patient_id,
-                 before=before, after=_where(encounter), reason=why)
+                 before=before, after={**_where(encounter), "nurse_id": encounter.nurse_id,
+                                       "reservation_id": restored}, reason=why)
     events.transfer_cancelled.send(session, encounter_id=encounter.id, patient_id=encounter.patient_id,
                                    ward_id=encounter.ward_id, bed_id=encounter.bed_id, reason=why)
     _bed_event(session, current.ward_id, current.bed_id)
@@ -404,8 +444,13 @@ def discharge(session: DbSession, actor: Actor, encounter_id: int, *, summary: s
     period = _active_period(encounter)
     bed = beds.get_bed(session, period.bed_id) if period.bed_id is not None else None
     now = clock.now()
+    # The summary a cancelled discharge left behind is kept in this audit row's `before`: the
+    # encounter page lists every earlier version from the audit trail.
+    earlier_summary = encounter.discharge_summary
+    period.ordered_at_discharge = False
     if encounter.discharge_ordered_at is None and _is_doctor(actor):
         encounter.discharge_ordered_at, encounter.discharge_ordered_by_id = now, actor.id
+        period.ordered_at_discharge = True  # a cancelled discharge takes this order back
     from_ward_id, from_bed_id = encounter.ward_id, encounter.bed_id
     period.status, period.end_at = "completed", now
     encounter.status, encounter.ended_at = "finished", now
@@ -415,21 +460,38 @@ def discharge(session: DbSession, actor: Actor, encounter_id: int, *, summary: s
     if bed is not None:
         beds.move(session, bed, "cleaning", only_from=frozenset({"occupied"}))
     audit.record(session, actor, "encounter.discharged", encounter, patient_id=encounter.patient_id,
-                 before={"status": "in-progress", "ward_id": from_ward_id, "bed_id": from_bed_id},
-                 after={"status": "finished", "disposition": disposition})
+                 before={"status": "in-progress", "ward_id": from_ward_id, "bed_id": from_bed_id,
+                         "summary": earlier_summary},
+                 after={"status": "finished", "disposition": disposition,
+                        "summary": encounter.discharge_summary,
+                        "order_recorded": period.ordered_at_discharge})
     events.discharged.send(session, encounter_id=encounter.id, patient_id=encounter.patient_id,
                            ward_id=None, bed_id=None, from_ward_id=from_ward_id, from_bed_id=from_bed_id)
     _bed_event(session, from_ward_id, from_bed_id)
     return encounter
 
 
+def undo_hours() -> int:
+    """How long after a discharge (or a cancelled admission) the ward may still reach the stay
+    and undo the discharge: DISCHARGE_UNDO_HOURS."""
+    return int(current_app.config.get("DISCHARGE_UNDO_HOURS", 24))
+
+
+def within_undo_window(encounter: Encounter, now: datetime | None = None) -> bool:
+    """True while the stay ended less than DISCHARGE_UNDO_HOURS ago."""
+    if encounter.ended_at is None:
+        return False
+    return (now or clock.now()) - encounter.ended_at < timedelta(hours=undo_hours())
+
+
 def get_recent_encounter(session: DbSession, actor: Actor, encounter_id: int, perm: Perm) -> Encounter:
     """An encounter that may have ended: in progress, the patient's scope decides; once ended,
-    ward staff of the ward it ended on may still reach it (to undo a mistaken discharge)."""
+    ward staff of the ward it ended on may still reach it for DISCHARGE_UNDO_HOURS (to undo a
+    mistaken discharge). After that only the patient's scope (or break-the-glass) opens it."""
     encounter = session.get(Encounter, encounter_id)
     if encounter is None:
         raise NotFound("No such admission.")
-    if encounter.status == "in-progress" or encounter.ward_id is None:
+    if encounter.status == "in-progress" or encounter.ward_id is None or not within_undo_window(encounter):
         return get_encounter(session, actor, encounter_id, perm)
     authorize_ward(actor, perm, encounter.ward_id)
     return encounter
@@ -444,6 +506,10 @@ def cancel_discharge(session: DbSession, actor: Actor, encounter_id: int, reason
     _lock(encounter, expected_version)
     if encounter.status != "finished":
         raise Conflict("This admission has not been discharged.")
+    if not within_undo_window(encounter):
+        # Months later, reopening the stay would re-plan every prescription still active on it.
+        raise Conflict(f"This discharge was more than {undo_hours()} hours ago and can no longer "
+                       "be undone. If the patient is back, admit them again.")
     session.refresh(encounter.patient, with_for_update=True)
     other = session.scalar(select(Encounter.id).where(Encounter.patient_id == encounter.patient_id,
                                                       Encounter.class_code == "IMP",
@@ -460,17 +526,24 @@ def cancel_discharge(session: DbSession, actor: Actor, encounter_id: int, reason
                   refusal=f"The discharge cannot be undone: bed {beds.describe(bed)} is {_state(bed)} "
                           "now. Admit the patient again to a free bed.")
     before = {"status": "finished", "disposition": encounter.discharge_disposition,
-              "ended_at": encounter.ended_at}
+              "ended_at": encounter.ended_at, "discharge_ordered_at": encounter.discharge_ordered_at,
+              "discharge_ordered_by_id": encounter.discharge_ordered_by_id}
     period.status, period.end_at = "active", None
     encounter.status, encounter.ended_at = "in-progress", None
     encounter.discharge_disposition = None
+    if period.ordered_at_discharge:
+        # The doctor's discharge itself wrote the order; without the discharge there is none.
+        encounter.discharge_ordered_at = encounter.discharge_ordered_by_id = None
+        period.ordered_at_discharge = False
     try:
         with session.begin_nested():
             _flush(session)
     except IntegrityError as exc:
         raise Conflict("That bed was just taken. Admit the patient again to a free bed.") from exc
     audit.record(session, actor, "encounter.discharge_cancelled", encounter, patient_id=encounter.patient_id,
-                 before=before, after={"status": "in-progress"}, reason=why)
+                 before=before, after={"status": "in-progress",
+                                       "discharge_ordered_at": encounter.discharge_ordered_at},
+                 reason=why)
     events.discharge_cancelled.send(session, encounter_id=encounter.id, patient_id=encounter.patient_id,
                                     ward_id=encounter.ward_id, bed_id=encounter.bed_id, reason=why)
     _bed_event(session, encounter.ward_id, encounter.bed_id)
@@ -532,27 +605,134 @@ def ward_nurses(session: DbSession, ward_id: int) -> list[User]:
 
 def doctors(session: DbSession) -> list[User]:
     """Active doctors by name (the attending picker)."""
-    from app.domain.identity.models import UserRole
+    from app.domain.identity.services import users_with_role
 
-    return list(session.scalars(
-        select(User).join(UserRole, UserRole.user_id == User.id)
-        .where(User.active.is_(True), UserRole.role_key.in_(sorted(DOCTOR_ROLES)))
-        .distinct().order_by(User.full_name)))
+    return users_with_role(session, "doctor")
 
 
 def admission_candidates(session: DbSession, actor: Actor, q: str,
-                         limit: int = 20) -> tuple[list[Patient], dict[int, Encounter]]:
-    """Patients to admit, by MRN or name, with the stay of those already admitted.
+                         limit: int = 20) -> tuple[list[Patient], dict[int, str]]:
+    """Patients to admit, by MRN or name, with where those already admitted are.
 
     A ward nurse's own search shows only her ward's patients; someone arriving from a clinic or
     the emergency department is on no ward yet. Holding ADMIT, she may find any patient to
-    admit here (name, MRN, date of birth: what the wristband shows). DomainError(field="q")
+    admit here (name, MRN, date of birth: what the wristband shows), but learns the ward and bed
+    of an inpatient only within her scope ("another ward" otherwise). Every search is audited
+    (what was typed, whom it found), since it reaches beyond her wards. DomainError(field="q")
     for a mistyped MRN."""
-    from app.core.security import SystemActor, authorize
+    from app.core.security import SystemActor
     from app.domain.admissions.services import current_encounters
     from app.domain.patients import search
 
     authorize(actor, Perm.ADMIT)
     finder = SystemActor(f"admission search for {actor.label}", frozenset({Perm.PATIENT_READ}))
     found = [p for p in search.search_patients(session, finder, q, limit)]
-    return found, current_encounters(session, [p.id for p in found])
+    stays = current_encounters(session, [p.id for p in found])
+    audit.record(session, actor, "patient.admission_search", None,
+                 after={"query": q.strip()[:100], "found": [p.id for p in found]})
+    return found, {pid: _where_label(actor, e) for pid, e in stays.items()}
+
+
+@dataclass(frozen=True)
+class AdmissionPatient:
+    """The patient the admission form is for, and where they already are (in words, within
+    the actor's scope), or None when they are not an inpatient."""
+
+    patient: Patient
+    admitted: str | None
+
+
+def admission_patient(session: DbSession, actor: Actor, patient_id: int) -> AdmissionPatient | None:
+    """The admission form's patient (any patient may be admitted, so no ward scope), with the
+    lookup audited like a search. None when there is no such patient."""
+    from app.domain.admissions.services import current_encounters
+
+    authorize(actor, Perm.ADMIT)
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        return None
+    stay = current_encounters(session, [patient.id]).get(patient.id)
+    audit.record(session, actor, "patient.admission_lookup", patient, patient_id=patient.id)
+    return AdmissionPatient(patient, _where_label(actor, stay) if stay is not None else None)
+
+
+def reserved_beds(session: DbSession, actor: Actor) -> list[Bed]:
+    """Reserved beds on the wards where the actor may admit (the admission form offers them
+    beside the available ones), with room and ward loaded."""
+    from sqlalchemy.orm import selectinload
+
+    from app.domain.facilities.models import Room
+
+    scope = actor.scoped_ward_ids(Perm.ADMIT)
+    stmt = (select(Bed).join(Room, Bed.room_id == Room.id).where(Bed.state == "reserved")
+            .options(selectinload(Bed.room).selectinload(Room.ward)))
+    if scope is not None:
+        stmt = stmt.where(Room.ward_id.in_(sorted(scope)))
+    return list(session.scalars(stmt))
+
+
+def transfer_beds(session: DbSession, actor: Actor, encounter: Encounter) -> list[Bed]:
+    """The beds a transfer may go to: available beds on the wards where the actor may admit,
+    and any bed reserved for this patient (the receiving ward's consent)."""
+    scope = actor.scoped_ward_ids(Perm.ADMIT)
+    free = beds.free_beds(session, sorted(scope) if scope is not None else None)
+    held = list(session.scalars(select(BedReservation.bed_id).where(
+        BedReservation.patient_id == encounter.patient_id, BedReservation.status == "active")))
+    return free + [beds.get_bed(session, bed_id) for bed_id in held if bed_id != encounter.bed_id]
+
+
+def periods_of(session: DbSession, encounter: Encounter) -> list[EncounterLocation]:
+    """The stay's location periods in order, each with its ward, bed and room loaded."""
+    from sqlalchemy.orm import selectinload
+
+    return list(session.scalars(
+        select(EncounterLocation).where(EncounterLocation.encounter_id == encounter.id)
+        .options(selectinload(EncounterLocation.ward),
+                 selectinload(EncounterLocation.bed).selectinload(Bed.room))
+        .order_by(EncounterLocation.start_at, EncounterLocation.id)))
+
+
+@dataclass(frozen=True)
+class SummaryVersion:
+    """A discharge summary as one discharge saved it (the current one last)."""
+
+    text: str
+    at: datetime
+    by: str
+
+
+def summary_history(session: DbSession, encounter: Encounter) -> list[SummaryVersion]:
+    """Every discharge summary this stay has had, oldest first, read from the audit trail: a
+    discharge cancelled and done again keeps the earlier text there."""
+    import json
+
+    from app.core.audit import AuditEvent
+
+    rows = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "encounter.discharged", AuditEvent.entity_type == Encounter.__tablename__,
+        AuditEvent.entity_id == str(encounter.id)).order_by(AuditEvent.seq))
+    out = []
+    for row in rows:
+        after = json.loads(row.after) if row.after else {}
+        text = after.get("summary") if isinstance(after, dict) else None
+        if text:
+            out.append(SummaryVersion(text, row.occurred_at, row.actor_label))
+    return out
+
+
+def stay_names(session: DbSession, encounter: Encounter, periods: list[EncounterLocation]) -> dict[int, str]:
+    """user id -> full name of everyone the inpatient page names (attending, nurse, who
+    ordered the discharge, who moved the patient)."""
+    people = {i for i in (encounter.attending_id, encounter.nurse_id, encounter.discharge_ordered_by_id)
+              if i is not None}
+    people |= {p.created_by_id for p in periods if p.created_by_id is not None}
+    if not people:
+        return {}
+    return {uid: name for uid, name in session.execute(
+        select(User.id, User.full_name).where(User.id.in_(sorted(people))))}
+
+
+def occupant(session: DbSession, bed_id: int) -> Encounter | None:
+    """The stay in progress in a bed, if any."""
+    return session.scalar(select(Encounter).where(Encounter.bed_id == bed_id,
+                                                  Encounter.status == "in-progress"))

@@ -11,22 +11,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.core.db import DbSession
 from app.core.security import Actor, Perm, authorize, authorize_ward
-from app.domain.admissions import rules
 from app.domain.admissions.models import Encounter
 from app.domain.facilities import beds
 from app.domain.facilities import rules as bed_rules
 from app.domain.facilities.models import Bed, BedReservation, Room, Ward
 from app.domain.identity.models import User
 
-# NEWS2 risk band -> CSS class (green, amber, orange, red); "incomplete" has its own.
-RISK_CLASSES = {"low": "risk-low", "low-medium": "risk-low-medium", "medium": "risk-medium",
-                "high": "risk-high"}
+# NEWS2 risk band -> vitals.css's news2-<band> class (green, amber, orange, red); "incomplete"
+# and "none" (no set yet) have their own.
+RISK_CLASSES = {"low": "news2-low", "low-medium": "news2-low-medium", "medium": "news2-medium",
+                "high": "news2-high"}
 
 
 @dataclass
@@ -46,10 +45,10 @@ class BedCard:
     @property
     def risk_class(self) -> str:
         if self.vitals is None:
-            return "risk-none"
+            return "news2-none"
         if self.vitals.news2_total is None:
-            return "risk-incomplete"
-        return RISK_CLASSES.get(self.vitals.news2_band or "", "risk-none")
+            return "news2-incomplete"
+        return RISK_CLASSES.get(self.vitals.news2_band or "", "news2-none")
 
     @property
     def needs_attention(self) -> bool:
@@ -88,7 +87,7 @@ def ward_board(session: DbSession, actor: Actor, ward_id: int, now: datetime, to
         return None
     from app.domain.administration.services import board_counts
     from app.domain.escalation.services import open_alerts
-    from app.domain.observations.services import latest_by_encounter
+    from app.domain.observations.services import latest_by_encounter, observations_overdue
 
     all_beds = [b for r in ward.rooms for b in r.beds]
     stays = {e.bed_id: e for e in session.scalars(
@@ -103,7 +102,6 @@ def ward_board(session: DbSession, actor: Actor, ward_id: int, now: datetime, to
     vitals = latest_by_encounter(session, ids)
     alerts = open_alerts(session, ids)
     doses = board_counts(session, ids, now)
-    first_set = int(current_app.config["OBSERVATION_INTERVAL_MINUTES"].get("incomplete", 60))
     rooms = []
     for room in ward.rooms:
         cards = []
@@ -116,7 +114,7 @@ def ward_board(session: DbSession, actor: Actor, ward_id: int, now: datetime, to
                 card.encounter = e
                 card.age = e.patient.age(today)
                 card.vitals = vs
-                card.obs_overdue = rules.obs_overdue(vs.next_due_at if vs else None, e.started_at, now, first_set)
+                card.obs_overdue = observations_overdue(vs, e.started_at, now)
                 card.doses_due = counts.due_now if counts else 0
                 card.doses_overdue = counts.overdue if counts else 0
                 card.alerts = alerts.get(e.id, [])

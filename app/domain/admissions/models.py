@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, TimestampMixin, UTCDateTime, VersionedMixin
@@ -95,6 +95,13 @@ class EncounterLocation(Base):
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # What cancelling the step that opened or closed this period must put back (migration
+    # 0014): the reservation whose bed it took (active again if it has not lapsed), the nurse
+    # the encounter had before a transfer cleared it, and whether the discharge that completed
+    # it also recorded the doctor's order (a cancelled discharge takes that order back too).
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("bed_reservation.id"))
+    nurse_before_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    ordered_at_discharge: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     encounter: Mapped[Encounter] = relationship(back_populates="locations")
     ward: Mapped[Ward] = relationship()

@@ -61,14 +61,6 @@ def discharge_problem(summary: str | None, disposition: str | None, ordered: boo
     return None
 
 
-def obs_overdue(next_due_at: datetime | None, admitted_at: datetime, now: datetime,
-                first_set_minutes: int) -> bool:
-    """Observations are late when the next set's time has passed; before the first set, once
-    `first_set_minutes` have passed since admission (a first set is due on arrival)."""
-    due = next_due_at if next_due_at is not None else admitted_at + timedelta(minutes=first_set_minutes)
-    return due < now
-
-
 class Period(Protocol):
     @property
     def status(self) -> str: ...

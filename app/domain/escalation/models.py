@@ -68,3 +68,8 @@ class OnCallShift(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Taken off the rota: the row is kept (ends_at cut to the removal, or to starts_at for a
+    # shift that had not begun) so "who was on call at 03:00" stays answerable.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)

@@ -13,22 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, cast, column, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, clock, jobs, realtime
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.links import link
-from app.core.security import Actor, Perm, SystemActor, authorize
+from app.core.security import ROLES, Actor, Perm, SystemActor, authorize
 from app.domain.admissions.models import Encounter
 from app.domain.escalation.models import Alert, OnCallShift
-from app.domain.identity.models import User, UserRole
-from app.domain.identity.services import ward_staff_ids
+from app.domain.identity.models import User
+from app.domain.identity.services import users_with_role, ward_staff_ids
 from app.domain.notifications import services as notifications
-from app.domain.notifications.models import Notification
 
 ESCALATOR = SystemActor("alert escalation")
 ESCALATE_JOB = "alert.escalate"
@@ -50,8 +51,17 @@ def _encounter(session: DbSession, alert: Alert) -> Encounter | None:
     return session.get(Encounter, alert.encounter_id) if alert.encounter_id else None
 
 
+def ward_of(session: DbSession, alert: Alert) -> int | None:
+    """The ward the alert's patient is on now (an alert follows its patient on transfer)."""
+    encounter = _encounter(session, alert)
+    if encounter is not None and encounter.ward_id is not None:
+        return encounter.ward_id
+    return alert.ward_id
+
+
 def charge_nurses(session: DbSession, alert: Alert) -> list[int]:
-    return ward_staff_ids(session, alert.ward_id, ["charge_nurse"]) if alert.ward_id else []
+    ward_id = ward_of(session, alert)
+    return ward_staff_ids(session, ward_id, ["charge_nurse"]) if ward_id else []
 
 
 def attending_doctor(session: DbSession, alert: Alert) -> list[int]:
@@ -60,16 +70,63 @@ def attending_doctor(session: DbSession, alert: Alert) -> list[int]:
 
 
 def responsible_nurse(session: DbSession, alert: Alert) -> list[int]:
-    """The nurse responsible this shift, or (nobody named) the ward's nurses."""
+    """The nurse named on the admission, or (nobody named) the ward's nurses and charge nurses
+    (the same rule as the dose reminders)."""
     encounter = _encounter(session, alert)
     if encounter and encounter.nurse_id:
         return [encounter.nurse_id]
-    return ward_staff_ids(session, alert.ward_id, ["nurse"]) if alert.ward_id else []
+    ward_id = ward_of(session, alert)
+    return ward_staff_ids(session, ward_id, ["nurse", "charge_nurse"]) if ward_id else []
+
+
+def rota_fallback(session: DbSession, alert: Alert) -> list[int]:
+    """Who stands in for an on-call team with nobody on the rota (config ON_CALL_FALLBACK):
+    "ward_doctors" is the attending and the doctors assigned to the patient's ward, else the
+    ward's charge nurses; "charge_nurses" is the ward's charge nurses."""
+    ids: set[int] = set()
+    if current_app.config.get("ON_CALL_FALLBACK", "ward_doctors") == "ward_doctors":
+        ids.update(attending_doctor(session, alert))
+        ward_id = ward_of(session, alert)
+        if ward_id is not None:
+            ids.update(ward_staff_ids(session, ward_id, ["doctor"]))
+    return sorted(ids) or charge_nurses(session, alert)
+
+
+ROTA_GAP_KIND = "on_call.gap"
+
+
+def report_rota_gap(session: DbSession, team: str, at: datetime) -> bool:
+    """Tell the people who keep the rota (roles holding ON_CALL_MANAGE) that `team` has nobody
+    on call at `at`. Once per gap: a gap is known by the end of the team's last shift before it,
+    so every alert falling into the same hole reports it once. True when it was reported now."""
+    last_end = session.scalar(select(func.max(OnCallShift.ends_at)).where(
+        OnCallShift.team == team, OnCallShift.ends_at <= at))
+    gap = f"{team}:{last_end:%Y%m%dT%H%M%S}" if last_end is not None else f"{team}:never"
+    target = link("wards.on_call_rota", gap=gap)
+    if notifications.sent_before(session, ROTA_GAP_KIND, target):
+        return False
+    keepers = sorted({u.id for role, perms in ROLES.items() if Perm.ON_CALL_MANAGE in perms
+                      for u in users_with_role(session, role)})
+    since = (f"since {clock.to_local(last_end, clock.hospital_timezone()):%d %b %H:%M}"
+             if last_end is not None else "at all")
+    text = (f"Nobody is on the {team} on-call rota {since}: alerts for that team go to the "
+            "ward's doctors instead. Fill the rota.")
+    notifications.notify(session, kind=ROTA_GAP_KIND, text=text, user_ids=keepers, link=target,
+                         priority="high")
+    audit.record(session, ESCALATOR, "on_call.gap_reported", None,
+                 after={"team": team, "gap": gap, "notified": keepers})
+    return True
 
 
 def on_call_team(config_key: str) -> Resolver:
     def resolve(session: DbSession, alert: Alert) -> list[int]:
-        return on_call(session, str(current_app.config[config_key]), clock.now()) or active_doctors(session)
+        team = str(current_app.config[config_key])
+        now = clock.now()
+        ids = on_call(session, team, now)
+        if ids:
+            return ids
+        report_rota_gap(session, team, now)
+        return rota_fallback(session, alert)
     return resolve
 
 
@@ -111,23 +168,16 @@ def register_chain(name: str, levels: Iterable[Level]) -> None:
     CHAINS[name] = tuple(levels)
 
 
-def active_doctors(session: DbSession) -> list[int]:
-    """The last resort when nobody is on the rota (config.py ON_CALL_*): an alert never
-    reaches no one."""
-    return sorted(set(session.scalars(
-        select(UserRole.user_id).join(User, User.id == UserRole.user_id)
-        .where(UserRole.role_key == "doctor", User.active.is_(True))
-    )))
-
-
 def recipients(session: DbSession, alert: Alert, level: int) -> list[int]:
-    """Who `level` of the alert's chain is right now. A level that resolves to nobody (no
-    charge nurse assigned, no attending named) falls back to the ward's staff, then to every
-    active doctor."""
+    """Who `level` of the alert's chain is right now, on the patient's current ward. A level
+    that resolves to nobody (no charge nurse assigned, no attending named) falls back to the
+    ward's nursing staff; a ward with no staff at all, to the hospital's charge nurses, so an
+    alert never reaches no one (and never pages every doctor)."""
     ids = CHAINS[alert.chain][level].resolve(session, alert)
-    if not ids and alert.ward_id:
-        ids = ward_staff_ids(session, alert.ward_id, ["charge_nurse", "nurse"])
-    return ids or active_doctors(session)
+    ward_id = ward_of(session, alert)
+    if not ids and ward_id:
+        ids = ward_staff_ids(session, ward_id, ["charge_nurse", "nurse"])
+    return ids or [u.id for u in users_with_role(session, "charge_nurse")]
 
 
 # --- links -------------------------------------------------------------------------------------
@@ -137,11 +187,12 @@ def alert_path(alert_id: int) -> str:
     return link("wards.view_alert", alert_id=alert_id)
 
 
-def _push(session: DbSession, alert: Alert, user_ids: Iterable[int] = ()) -> None:
+def _push(session: DbSession, alert: Alert, user_ids: Iterable[int] = (),
+          also_ward: int | None = None) -> None:
     event = {"type": "alert.updated", "id": alert.id, "status": alert.status,
              "encounter_id": alert.encounter_id, "ward_id": alert.ward_id}
-    if alert.ward_id is not None:
-        realtime.push(session, realtime.ward_room(alert.ward_id), event)
+    for ward_id in sorted({w for w in (alert.ward_id, also_ward) if w is not None}):
+        realtime.push(session, realtime.ward_room(ward_id), event)
     for uid in sorted(set(user_ids)):
         realtime.push(session, realtime.user_room(uid), event)
 
@@ -184,11 +235,14 @@ def raise_alert(
     link: str | None,
     chain: str,
     priority: str = "high",
+    quiet: bool = False,
 ) -> Alert:
     """Open an alert and notify its chain's level 0 now; level 1 follows after ALERT_ACK_MINUTES
     unless someone acknowledges. Idempotent per (kind, subject_key): a second call returns the
     alert that exists (whatever its status) and notifies nobody. `link` is the page the alert is
-    about (shown on the alert); the notification links to the alert page itself. Audited."""
+    about (shown on the alert); the notification links to the alert page itself. Audited.
+    `quiet`: level 0's recipients are set but not notified; the caller sends each of them one
+    notification listing many alerts (the overdue-dose sweep)."""
     if chain not in CHAINS:
         raise ValueError(f"unknown escalation chain {chain!r}")
     existing = _by_subject(session, kind, subject_key)
@@ -207,7 +261,11 @@ def raise_alert(
         if found is None:
             raise
         return found
-    ids = _notify_level(session, alert, 0, priority)
+    if quiet:
+        ids = recipients(session, alert, 0)
+        alert.recipient_ids = sorted(set(ids))
+    else:
+        ids = _notify_level(session, alert, 0, priority)
     audit.record(session, ESCALATOR, "alert.raised", alert, patient_id=patient_id,
                  after={**_snapshot(alert), "text": text, "notified": ids})
     _schedule_next(session, alert, alert.raised_at)
@@ -226,6 +284,7 @@ def change_chain(session: DbSession, alert: Alert, chain: str, text: str) -> Ale
         raise ValueError(f"unknown escalation chain {chain!r}")
     before = _snapshot(alert)
     alert.chain, alert.level, alert.status, alert.text = chain, 0, "open", text
+    alert.ward_id = ward_of(session, alert)
     alert.priority = "high"
     alert.acknowledged_at = alert.acknowledged_by_id = None
     alert.raised_at = clock.now()
@@ -241,7 +300,8 @@ def escalate(session: DbSession, alert_id: int, chain: str, level: int) -> Alert
     """The due row's work: if the alert is still open on `chain` below `level`, notify that
     level (high priority), audit it and schedule the next. Otherwise nothing (acknowledged,
     resolved, or already moved on). An alert whose patient has left is resolved instead."""
-    alert = session.get(Alert, alert_id)
+    # Locked (PostgreSQL): an acknowledgement committing meanwhile is seen, not overwritten.
+    alert = session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
     if alert is None or alert.status != "open" or alert.chain != chain or alert.level >= level:
         return None
     encounter = _encounter(session, alert)
@@ -293,34 +353,90 @@ def get_alert(session: DbSession, actor: Actor, alert_id: int) -> Alert:
     if actor.id in (alert.recipient_ids or []):
         return alert
     scope = actor.scoped_ward_ids(Perm.WARD_VIEW)
-    if scope is not None and alert.ward_id not in scope:
+    if scope is not None and ward_of(session, alert) not in scope:
         raise Forbidden("This alert is for a patient outside your wards.")
     return alert
 
 
-def acknowledge_alert(session: DbSession, actor: Actor, alert_id: int) -> Alert:
+def acknowledge_alert(session: DbSession, actor: Actor, alert_id: int, *, seen_chain: str | None = None,
+                      seen_level: int | None = None) -> Alert:
     """Someone takes the alert on: it escalates no further, and the acknowledger's urgent
-    notifications about it are acknowledged too. Audited; open lists refresh live."""
+    notifications about it are acknowledged too. Audited; open lists refresh live.
+
+    `seen_chain` / `seen_level` are what the acknowledger was shown (the alert page's form;
+    default: what is read now). The acknowledgement is one conditional UPDATE on them, so an
+    upgrade to a more urgent chain (NEWS2 medium -> high) or an escalation that commits while
+    they were looking is never silenced: Conflict, "acknowledge again"."""
     authorize(actor, Perm.VITALS_RECORD)
     alert = get_alert(session, actor, alert_id)
     if alert.status == "resolved":
         raise Conflict("This alert was already resolved: " + (alert.resolution or ""))
-    if alert.status == "acknowledged":
+    chain = seen_chain if seen_chain is not None else alert.chain
+    level = seen_level if seen_level is not None else alert.level
+    if alert.status == "acknowledged" and (alert.chain, alert.level) == (chain, level):
         return alert
-    before = _snapshot(alert)
-    alert.status = "acknowledged"
-    alert.acknowledged_at = clock.now()
-    alert.acknowledged_by_id = actor.id
+    before = {**_snapshot(alert), "chain": chain, "level": level}
+    now = clock.now()
+    done = session.execute(
+        update(Alert).where(Alert.id == alert.id, Alert.status == "open", Alert.chain == chain,
+                            Alert.level == level)
+        .values(status="acknowledged", acknowledged_at=now, acknowledged_by_id=actor.id)
+        .execution_options(synchronize_session=False))
+    session.refresh(alert)
+    if int(getattr(done, "rowcount", 0) or 0) != 1:
+        if alert.status == "resolved":
+            raise Conflict("This alert was already resolved: " + (alert.resolution or ""))
+        if alert.status == "acknowledged" and (alert.chain, alert.level) == (chain, level):
+            return alert  # someone else took it on at the same moment
+        steps = CHAINS.get(alert.chain, ())
+        who = steps[alert.level].label if alert.level < len(steps) else "the next level"
+        raise Conflict(f"This alert was escalated to {who} while you were looking ({alert.text}); "
+                       "acknowledge again.")
     audit.record(session, actor, "alert.acknowledged", alert, patient_id=alert.patient_id,
                  before=before, after=_snapshot(alert))
-    if actor.id is not None:
-        pending = session.scalars(select(Notification.id).where(
-            Notification.recipient_id == actor.id, Notification.link == alert_path(alert.id),
-            Notification.priority == "high", Notification.acknowledged_at.is_(None)))
-        for nid in list(pending):
-            notifications.acknowledge(session, actor, nid)
+    notifications.acknowledge_for(session, actor, alert_path(alert.id))
     _push(session, alert, alert.recipient_ids)
     return alert
+
+
+def follow_patient(session: DbSession, encounter_id: int, ward_id: int | None) -> list[Alert]:
+    """Move an admission's unresolved alerts to the ward the patient is on now (a transfer, or
+    its cancel): the new ward's staff see and acknowledge them, and later steps reach them, not
+    the old ward's. Audited per alert; both wards' lists refresh live."""
+    if ward_id is None:
+        return []
+    moved = list(session.scalars(select(Alert).where(
+        Alert.encounter_id == encounter_id, Alert.status.in_(UNRESOLVED), Alert.ward_id != ward_id)))
+    for alert in moved:
+        old = alert.ward_id
+        alert.ward_id = ward_id
+        audit.record(session, ESCALATOR, "alert.moved", alert, patient_id=alert.patient_id,
+                     before={"ward_id": old}, after={"ward_id": ward_id})
+        _push(session, alert, also_ward=old)
+    return moved
+
+
+def resolve_all_for_encounter(session: DbSession, encounter_id: int, resolution: str) -> list[Alert]:
+    """Resolve every unresolved alert of an admission that ended (discharged, or cancelled)."""
+    rows = list(session.execute(select(Alert.kind, Alert.subject_key).where(
+        Alert.encounter_id == encounter_id, Alert.status.in_(UNRESOLVED)).order_by(Alert.id)))
+    return [a for kind, key in rows
+            if (a := resolve_alert(session, kind=kind, subject_key=key, resolution=resolution)) is not None]
+
+
+def on_moved(session: DbSession, **kw: Any) -> None:
+    """events.transferred / transfer_cancelled: alerts follow the patient."""
+    follow_patient(session, int(kw["encounter_id"]), kw.get("ward_id"))
+
+
+def on_discharged(session: DbSession, **kw: Any) -> None:
+    """events.discharged: nothing is left to escalate for a patient who has gone."""
+    resolve_all_for_encounter(session, int(kw["encounter_id"]), "The patient was discharged.")
+
+
+def on_admission_cancelled(session: DbSession, **kw: Any) -> None:
+    """events.admission_cancelled: the admission was a mistake; its alerts close with it."""
+    resolve_all_for_encounter(session, int(kw["encounter_id"]), "The admission was cancelled.")
 
 
 def open_alerts(session: DbSession, encounter_ids: Iterable[int]) -> dict[int, list[Alert]]:
@@ -342,9 +458,23 @@ def alerts_for(session: DbSession, actor: Actor, include_acknowledged: bool = Tr
     statuses = UNRESOLVED if include_acknowledged else ("open",)
     scope = actor.scoped_ward_ids(Perm.WARD_VIEW)
     wards = list(scope) if scope is not None else [w for w in getattr(actor, "ward_ids", ()) or ()]
-    rows = session.scalars(select(Alert).where(Alert.status.in_(statuses))
-                           .order_by(Alert.status.desc(), Alert.raised_at.desc()).limit(500))
-    return [a for a in rows if a.ward_id in wards or actor.id in (a.recipient_ids or [])]
+    mine: list[ColumnElement[bool]] = []
+    if wards:
+        mine.append(Alert.ward_id.in_(sorted(wards)))
+    if actor.id is not None:
+        mine.append(_reached(session, actor.id))
+    if not mine:
+        return []
+    return list(session.scalars(select(Alert).where(Alert.status.in_(statuses), or_(*mine))
+                                .order_by(Alert.status.desc(), Alert.raised_at.desc()).limit(500)))
+
+
+def _reached(session: DbSession, user_id: int) -> ColumnElement[bool]:
+    """SQL: the alert's recipient_ids (a JSON array) holds `user_id`."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(Alert.recipient_ids, JSONB).contains([user_id])
+    each = func.json_each(Alert.recipient_ids).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(column("value") == user_id))
 
 
 # --- the on-call rota --------------------------------------------------------------------------
@@ -383,29 +513,37 @@ def add_shift(session: DbSession, actor: Actor, *, team: str, user_id: int, star
     return shift
 
 
-def remove_shift(session: DbSession, actor: Actor, shift_id: int, reason: str) -> None:
-    """Take a shift off the rota (with a reason). Audited."""
+def remove_shift(session: DbSession, actor: Actor, shift_id: int, reason: str) -> OnCallShift:
+    """Take a shift off the rota (with a reason). The row is kept: a shift under way ends now,
+    one still to come ends before it starts, so who was on call when stays answerable. Audited."""
     authorize(actor, Perm.ON_CALL_MANAGE)
     shift = session.get(OnCallShift, shift_id)
-    if shift is None:
+    if shift is None or shift.cancelled_at is not None:
         raise NotFound("No such shift.")
     if not reason.strip():
         raise DomainError("Give a reason.", field="reason")
-    audit.record(session, actor, "on_call.shift_removed", shift, reason=reason.strip(),
-                 before={"team": shift.team, "user_id": shift.user_id, "starts_at": shift.starts_at,
-                         "ends_at": shift.ends_at})
-    session.delete(shift)
+    now = clock.now()
+    before = {"team": shift.team, "user_id": shift.user_id, "starts_at": shift.starts_at,
+              "ends_at": shift.ends_at}
+    shift.ends_at = max(shift.starts_at, min(shift.ends_at, now))
+    shift.cancelled_at, shift.cancelled_by_id, shift.cancel_reason = now, actor.id, reason.strip()
     session.flush()
+    audit.record(session, actor, "on_call.shift_removed", shift, reason=reason.strip(),
+                 before=before, after={**before, "ends_at": shift.ends_at, "cancelled_at": now})
+    return shift
 
 
 def rota(session: DbSession, since: datetime, until: datetime) -> list[OnCallShift]:
     """Shifts overlapping [since, until), by team and start."""
     return list(session.scalars(
-        select(OnCallShift).where(OnCallShift.ends_at > since, OnCallShift.starts_at < until)
+        select(OnCallShift).where(OnCallShift.ends_at > since, OnCallShift.starts_at < until,
+                                  OnCallShift.cancelled_at.is_(None))
         .order_by(OnCallShift.team, OnCallShift.starts_at)
     ))
 
 
 __all__ = ["CHAINS", "Level", "acknowledge_alert", "add_shift", "alert_path", "alerts_for",
-           "change_chain", "escalate", "get_alert", "on_call", "open_alerts", "raise_alert",
-           "register_chain", "remove_shift", "resolve_alert", "resolve_for_encounter", "rota"]
+           "change_chain", "escalate", "follow_patient", "get_alert", "on_call", "open_alerts",
+           "raise_alert", "recipients", "register_chain", "remove_shift", "report_rota_gap",
+           "resolve_alert", "resolve_all_for_encounter", "resolve_for_encounter", "rota",
+           "rota_fallback", "ward_of"]

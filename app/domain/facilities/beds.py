@@ -220,6 +220,31 @@ def use_reservation(session: DbSession, reservation: BedReservation) -> None:
     _cancel_due_row(session, reservation.id)
 
 
+def restore_reservation(session: DbSession, reservation_id: int, bed: Bed) -> BedReservation | None:
+    """A cancelled admission or transfer gives back the bed it took with a reservation: the
+    reservation is active again with its own expiry (and its due row pending again), and the
+    bed reserved, as before the step. A reservation that has lapsed meanwhile is marked expired
+    and the bed is simply available. Returns the reservation when it is active again."""
+    reservation = get_reservation(session, reservation_id)
+    if reservation.status != "used":
+        move(session, bed, "available", only_from=frozenset({"occupied"}))
+        return None
+    if reservation.expires_at <= clock.now():
+        reservation.status, reservation.ended_at = "expired", clock.now()
+        move(session, bed, "available", only_from=frozenset({"occupied"}))
+        return None
+    reservation.status, reservation.ended_at = "active", None
+    session.flush()
+    move(session, bed, "reserved", only_from=frozenset({"occupied"}), note=reservation.note)
+    session.execute(
+        update(jobs.DueJob)
+        .where(jobs.DueJob.dedupe_key == _due_key(reservation.id), jobs.DueJob.status == "cancelled")
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    return reservation
+
+
 def expire_reservation(session: DbSession, actor: Actor, reservation_id: int) -> bool:
     """The due row's work: a reservation still active at its time lapses and the bed is free
     again; the person who reserved it is told. False when there was nothing to do."""

@@ -9,12 +9,13 @@ from app.domain.facilities.models import BED_STATES
 # Which state a bed may move to from each state, and why. A bed is freed only at the patient's
 # actual discharge (occupied -> cleaning), never at the discharge order; it passes through
 # cleaning before anyone else may have it. Undoing a mistaken step is the reverse move:
-# occupied -> available (a cancelled admission or a cancelled transfer-in) and cleaning or
+# occupied -> available (a cancelled admission or a cancelled transfer-in; occupied -> reserved
+# when that step had used a reservation that has not lapsed yet) and cleaning or
 # available -> occupied (a cancelled discharge or transfer-out).
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     "available": frozenset({"occupied", "reserved", "out_of_service"}),
     "reserved": frozenset({"occupied", "available"}),
-    "occupied": frozenset({"cleaning", "available"}),
+    "occupied": frozenset({"cleaning", "available", "reserved"}),
     "cleaning": frozenset({"available", "occupied", "out_of_service"}),
     "out_of_service": frozenset({"available"}),
 }

@@ -1,9 +1,10 @@
 """Pushes to the /handover Socket.IO namespace, after commit.
 
-app.core.realtime.push speaks only to /live, where pages re-fetch fragments. A handover field
-save carries its text instead: everyone in the room may read it (the room is joined only within
-ward scope), and sending it spares 30 workstations a re-fetch each, which is what keeps an edit's
-delivery within the latency target.
+app.core.realtime.push speaks only to /live, where pages re-fetch fragments. The handover works
+the same way (DESIGN §4): a field save pushes {entry_id, field, version, by}, never the text, and
+each page fetches the field over HTTP, where the view checks access again. Room membership is
+checked only at join, so a socket whose user has since lost the ward (or whose session was
+revoked) hears that a field moved, and nothing of what it says.
 """
 
 from __future__ import annotations

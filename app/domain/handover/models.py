@@ -50,6 +50,9 @@ class HandoverEntry(Base):
     # Diagnosis, latest NEWS2, due/overdue doses, pending results, alerts (plain JSON values).
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     facts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # The snapshots a refresh replaced, oldest first: [{"at": ISO time, "facts": {...}}]
+    # (migration 0017). The sheet says "facts as of HH:MM" and can show what they were before.
+    facts_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
     outgoing_nurse_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

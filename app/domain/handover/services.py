@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -197,18 +197,26 @@ def start_handover(session: DbSession, actor: Actor, ward_id: int, shift: str) -
 
 def _add_entries(session: DbSession, hs: HandoverSession, encounters: list[Encounter],
                  now: datetime) -> list[HandoverEntry]:
+    if not encounters:
+        return []
     gathered = facts.gather(session, encounters, now)
-    entries = []
-    for e in encounters:
-        entry = HandoverEntry(session_id=hs.id, encounter_id=e.id, patient_id=e.patient_id,
-                              facts=gathered[e.id], facts_at=now,
-                              # The nurse responsible this shift hands over; on a ward with no
-                              # assignments, whoever opened the handover.
-                              outgoing_nurse_id=e.nurse_id or hs.started_by_id)
-        entry.fields = [HandoverField(field=f, text="", version=0) for f in SBAR_FIELDS]
-        session.add(entry)
-        entries.append(entry)
-    session.flush()
+    # Two multi-row INSERTs (entries, then their empty SBAR fields), not five per patient.
+    # (SQLite cannot order RETURNING rows, so the new entries are read back by one SELECT.)
+    session.execute(insert(HandoverEntry), [
+        {"session_id": hs.id, "encounter_id": e.id, "patient_id": e.patient_id,
+         "facts": gathered[e.id], "facts_at": now, "facts_history": [],
+         # The nurse responsible this shift hands over; on a ward with no assignments,
+         # whoever opened the handover.
+         "outgoing_nurse_id": e.nurse_id or hs.started_by_id} for e in encounters])
+    entries = list(session.scalars(select(HandoverEntry).where(
+        HandoverEntry.session_id == hs.id, HandoverEntry.encounter_id.in_([e.id for e in encounters]))
+        .order_by(HandoverEntry.id)))
+    session.execute(insert(HandoverField), [
+        {"entry_id": entry.id, "field": f, "text": "", "version": 0}
+        for entry in entries for f in SBAR_FIELDS])
+    for entry in entries:
+        session.expire(entry, ["fields"])
+    session.expire(hs, ["entries"])
     return entries
 
 
@@ -243,14 +251,20 @@ def refresh_facts(session: DbSession, actor: Actor, session_id: int) -> int:
     _require_open(hs)
     entries = [e for e in session.scalars(
         select(HandoverEntry).where(HandoverEntry.session_id == hs.id)
-        .options(selectinload(HandoverEntry.encounter))) if still_here(e)]
+        .options(selectinload(HandoverEntry.session),
+                 selectinload(HandoverEntry.encounter).selectinload(Encounter.patient)))
+               if still_here(e)]
     now = clock.now()
     gathered = facts.gather(session, [e.encounter for e in entries], now)
     for e in entries:
+        # The snapshot being replaced is kept: what the outgoing nurse saw at HH:MM stays readable.
+        e.facts_history = [*(e.facts_history or []),
+                           {"at": facts.jsonable(e.facts_at), "facts": e.facts}]
         e.facts = gathered[e.encounter_id]
         e.facts_at = now
     session.flush()
-    audit.record(session, actor, "handover.facts_refreshed", hs, after={"entries": len(entries)})
+    audit.record(session, actor, "handover.facts_refreshed", hs,
+                 after={"entries": len(entries), "facts_at": now})
     live.push(session, hs.id, {"type": "facts.refreshed", "session_id": hs.id})
     return len(entries)
 
@@ -284,11 +298,34 @@ def edit_field(session: DbSession, actor: Actor, entry_id: int, field: str, text
     audit.record(session, actor, "handover.field_saved", row, patient_id=entry.patient_id,
                  before={"field": field, "version": base_version, "text": before},
                  after={"field": field, "version": row.version, "text": text})
+    # No text over the socket (DESIGN §4): pages re-fetch the field over HTTP, where the view
+    # checks access again, so a socket whose user has since lost the ward learns nothing.
     live.push(session, entry.session_id, {
         "type": "field.saved", "session_id": entry.session_id, "entry_id": entry.id,
-        "field": field, "version": row.version, "text": text, "by_id": actor.id,
-        "by": _actor_name(session, actor), "at": now.isoformat()})
+        "field": field, "version": row.version, "by": _actor_name(session, actor)})
     return row
+
+
+def field_versions(session: DbSession, actor: Actor, session_id: int) -> dict[int, dict[str, int]]:
+    """{entry_id: {field: version}} of the session: a page that lost its socket for a while
+    compares it with its own and re-fetches the fields saved meanwhile."""
+    hs = get_handover(session, actor, session_id)
+    rows = session.execute(select(HandoverField.entry_id, HandoverField.field, HandoverField.version)
+                           .join(HandoverEntry, HandoverEntry.id == HandoverField.entry_id)
+                           .where(HandoverEntry.session_id == hs.id))
+    out: dict[int, dict[str, int]] = {}
+    for entry_id, field, version in rows:
+        out.setdefault(entry_id, {})[field] = version
+    return out
+
+
+def open_sessions(session: DbSession, ward_ids: list[int]) -> dict[int, HandoverSession]:
+    """ward id -> its open handover, for the wards given."""
+    if not ward_ids:
+        return {}
+    rows = session.scalars(select(HandoverSession).where(
+        HandoverSession.status == "open", HandoverSession.ward_id.in_(ward_ids)))
+    return {s.ward_id: s for s in rows}
 
 
 def _field_row(session: DbSession, entry_id: int, field: str) -> HandoverField:

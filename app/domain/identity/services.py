@@ -424,6 +424,14 @@ def open_session_counts(session: DbSession) -> dict[int, int]:
     return {uid: n for uid, n in rows}
 
 
+def users_with_role(session: DbSession, role: str) -> list[User]:
+    """Active users holding `role`, by name (the doctor pickers; a last-resort recipient list)."""
+    return list(session.scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role_key == role, User.active.is_(True))
+        .distinct().order_by(User.full_name, User.id)))
+
+
 def ward_staff_ids(session: DbSession, ward_id: int, roles: Iterable[str]) -> list[int]:
     """Active users holding one of `roles` who are assigned to the ward (e.g. its charge nurses)."""
     return sorted(set(session.scalars(

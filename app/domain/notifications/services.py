@@ -144,3 +144,24 @@ def acknowledge(session: DbSession, actor: Actor, notification_id: int) -> Notif
                      after={"kind": row.kind, "text": row.text, "acknowledged_at": now})
         realtime.push(session, realtime.user_room(row.recipient_id), {"type": "notifications.read"})
     return row
+
+
+def acknowledge_for(session: DbSession, actor: Actor, link: str) -> int:
+    """Acknowledge the actor's urgent notifications that point at `link` (the thing they have
+    just taken on, e.g. an alert's page): each one audited as `acknowledge` does. Returns how
+    many were acknowledged."""
+    if actor.id is None:
+        return 0
+    pending = list(session.scalars(select(Notification.id).where(
+        Notification.recipient_id == actor.id, Notification.link == link,
+        Notification.priority == "high", Notification.acknowledged_at.is_(None))))
+    for nid in pending:
+        acknowledge(session, actor, nid)
+    return len(pending)
+
+
+def sent_before(session: DbSession, kind: str, link: str) -> bool:
+    """Whether anyone was ever notified of `kind` about `link` (a once-only notice: the same
+    hole in the on-call rota is reported once, however many alerts fall into it)."""
+    return session.scalar(select(Notification.id).where(
+        Notification.kind == kind, Notification.link == link).limit(1)) is not None

@@ -28,6 +28,8 @@ class NursingNote(Base):
     # When the care happened (may be earlier than written_at, for a late entry).
     noted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     written_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
-    # An amendment is a new note that replaces an earlier one, with its reason.
-    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("nursing_note.id"), index=True)
+    # An amendment is a new note that replaces an earlier one, with its reason. Unique: a
+    # version is amended once, so two simultaneous amendments cannot fork the history.
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("nursing_note.id"), index=True,
+                                                    unique=True)
     amend_reason: Mapped[str | None] = mapped_column(Text)

@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, clock
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.security import Actor, Perm, authorize
+from app.core.web import check_charted_at
 from app.domain.admissions.services import get_encounter
 from app.domain.identity.models import User
 from app.domain.nursing_notes.models import NOTE_CATEGORIES, NursingNote
@@ -19,6 +22,16 @@ from app.domain.nursing_notes.models import NOTE_CATEGORIES, NursingNote
 MAX_TEXT = 5000
 LATE_ENTRY = timedelta(hours=72)
 CATEGORY_LABELS = {c: c.replace("-", " ").capitalize() for c in NOTE_CATEGORIES}
+
+
+class AmendedFirst(Conflict):
+    """Someone amended the note first (409); `theirs` is their version, to show the nurse."""
+
+    def __init__(self, theirs: NursingNote | None) -> None:
+        super().__init__("Someone amended this note first; here is their version. Amend it "
+                         "again if yours still needs saying.", field="text")
+        self.theirs = theirs
+        self.theirs_id = theirs.id if theirs is not None else None
 
 
 @dataclass
@@ -45,17 +58,6 @@ def _content(category: str, text: str) -> tuple[str, str]:
     return category, body
 
 
-def _when(noted_at: datetime | None, now: datetime) -> datetime:
-    at = noted_at or now
-    if at.tzinfo is None:
-        raise DomainError("Give the time with its time zone.", field="noted_at")
-    if at > now + timedelta(minutes=5):
-        raise DomainError("A note cannot be about a time still to come.", field="noted_at")
-    if at < now - LATE_ENTRY:
-        raise DomainError("A late entry may be at most 72 hours back.", field="noted_at")
-    return clock.to_utc(at)
-
-
 def add_note(session: DbSession, actor: Actor, encounter_id: int, category: str, text: str,
              noted_at: datetime | None = None) -> NursingNote:
     """Write a note on a stay (noted_at: when the care happened, for a late entry). Audited."""
@@ -67,7 +69,8 @@ def add_note(session: DbSession, actor: Actor, encounter_id: int, category: str,
         raise DomainError("Nursing notes belong to a hospital stay.")
     now = clock.now()
     category, body = _content(category, text)
-    at = _when(noted_at, now)
+    at = check_charted_at(noted_at, now, field="noted_at", what=_("A note"), back=LATE_ENTRY,
+                          earliest=encounter.started_at)
     note = NursingNote(encounter_id=encounter.id, patient_id=encounter.patient_id, category=category,
                        text=body, author_id=actor.id, noted_at=at, written_at=now)
     session.add(note)
@@ -88,9 +91,9 @@ def amend_note(session: DbSession, actor: Actor, note_id: int, text: str, reason
     if old is None:
         raise NotFound("No such note.")
     get_encounter(session, actor, old.encounter_id, Perm.NURSING_NOTES)
-    newer = session.scalar(select(NursingNote.id).where(NursingNote.replaces_id == old.id))
+    newer = session.scalar(select(NursingNote).where(NursingNote.replaces_id == old.id))
     if newer is not None:
-        raise Conflict("This note has been amended since you opened it: amend the current version.")
+        raise AmendedFirst(newer)
     why = " ".join((reason or "").split())
     if len(why) < 3:
         raise DomainError("Say why the note is amended.", field="reason")
@@ -103,8 +106,14 @@ def amend_note(session: DbSession, actor: Actor, note_id: int, text: str, reason
     note = NursingNote(encounter_id=old.encounter_id, patient_id=old.patient_id, category=cat,
                        text=body, author_id=actor.id, noted_at=old.noted_at, written_at=now,
                        replaces_id=old.id, amend_reason=why)
-    session.add(note)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(note)
+            session.flush()
+    except IntegrityError:
+        # Another amendment of the same version committed first (uq replaces_id).
+        theirs = session.scalar(select(NursingNote).where(NursingNote.replaces_id == old.id))
+        raise AmendedFirst(theirs) from None
     audit.record(session, actor, "nursing_note.amended", note, patient_id=note.patient_id,
                  before={"note_id": old.id, "text": old.text, "category": old.category},
                  after={"note_id": note.id, "text": body, "category": cat}, reason=why)

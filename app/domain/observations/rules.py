@@ -304,15 +304,21 @@ def _number(name: str, raw: object, errors: dict[str, str]) -> Decimal | None:
     if not value.is_finite():
         errors[name] = f"Enter the {LABELS[name].lower()} as a number."
         return None
+    # The range first: quantizing 1e30 to 0.1 overflows Decimal's precision (InvalidOperation);
+    # within the limits (all below 1,000) it cannot.
+    low, high = LIMITS[name]
+    if value < low or value > high:
+        if abs(value) >= 10_000 or value.adjusted() < -6:
+            errors[name] = (f"{LABELS[name]}: that number is not possible ({_show(low)} to "
+                            f"{_show(high)} {UNITS[name]}). Check what was typed.")
+        else:
+            errors[name] = IMPOSSIBLE[name].format(v=_show(value))
+        return None
     if name in INTEGER_FIELDS and value != value.to_integral_value():
         errors[name] = f"Enter the {LABELS[name].lower()} as a whole number."
         return None
     if name in ("temperature", "o2_flow") and value != value.quantize(Decimal("0.1")):
         errors[name] = f"Enter the {LABELS[name].lower()} to one decimal place."
-        return None
-    low, high = LIMITS[name]
-    if value < low or value > high:
-        errors[name] = IMPOSSIBLE[name].format(v=_show(value))
         return None
     return value
 

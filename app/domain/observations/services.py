@@ -17,6 +17,7 @@ from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
 from app.core.links import link
 from app.core.security import Actor, Perm
+from app.core.web import CLOCK_SKEW, check_charted_at
 from app.domain.admissions.models import Encounter
 from app.domain.admissions.services import get_encounter
 from app.domain.escalation import services as escalation
@@ -42,8 +43,8 @@ LOINC: dict[str, tuple[str, str, str | None]] = {
 }
 FIELD_BY_LOINC = {code: name for name, (code, _, _) in LOINC.items()}
 NEWS2_KIND, OVERDUE_KIND = "news2", "obs_overdue"
-# A set may be entered a little ahead of the server's clock (a ward PC a few minutes fast).
-FUTURE_TOLERANCE = timedelta(minutes=5)
+# A set may be charted up to a day late, and never before the admission began (less the few
+# minutes a ward PC's clock may run fast: app.core.web.CLOCK_SKEW).
 MAX_BACKDATE = timedelta(hours=24)
 
 
@@ -119,12 +120,8 @@ def record_vitals(
                           "vital signs cannot be recorded.")
     checked = check_values(values)
     now = clock.now()
-    taken = clock.to_utc(taken_at) if taken_at is not None else now
-    if taken > now + FUTURE_TOLERANCE:
-        raise DomainError("The time taken is in the future.", field="taken_at")
-    if taken < now - MAX_BACKDATE or taken < encounter.started_at - FUTURE_TOLERANCE:
-        raise DomainError("The time taken must be within this admission and the last 24 hours.",
-                          field="taken_at")
+    taken = check_charted_at(taken_at, now, field="taken_at", what="A set of observations",
+                             back=MAX_BACKDATE, earliest=encounter.started_at - CLOCK_SKEW)
     scale = encounter.spo2_scale or 1
     news2 = rules.score_set(checked.values, scale)
     minutes = rules.interval_minutes(news2, current_app.config["OBSERVATION_INTERVAL_MINUTES"])
@@ -160,26 +157,23 @@ def record_vitals(
     latest = latest_by_encounter(session, [encounter.id]).get(encounter.id)
     if latest is not None and latest.id == vs.id:
         escalation.resolve_for_encounter(session, OVERDUE_KIND, encounter.id,
-                                         f"A set was recorded at {clock.to_local(taken, _tz()):%H:%M}.")
+                                         f"A set was recorded at {clock.to_local(taken, clock.hospital_timezone()):%H:%M}.")
         evaluate_news2(session, encounter, vs)
     return vs
 
 
-def _tz() -> str:
-    return str(current_app.config["HOSPITAL_TIMEZONE"])
+def news2_of(vs: VitalSigns) -> rules.News2:
+    """A stored set's NEWS2 as the rules computed it (points per parameter, total, band)."""
+    scores = scores_of(vs)
+    return rules.News2(scores=scores, total=vs.news2_total, any_single_three=vs.any_single_three,
+                       band=vs.news2_band, partial=sum(v for v in scores.values() if v is not None))
 
 
 def chain_for(vs: VitalSigns | None) -> str | None:
-    """The NEWS2 escalation chain a stored set calls for (see rules.News2.chain)."""
+    """The NEWS2 escalation chain a stored set calls for (rules.News2.chain), None for none."""
     if vs is None or vs.status != "final":
         return None
-    partial = sum(o.score for o in vs.observations if o.score is not None)
-    floor = vs.news2_total if vs.news2_total is not None else partial
-    if floor >= 7:
-        return rules.CHAIN_HIGH
-    if floor >= 5 or vs.any_single_three:
-        return rules.CHAIN_MEDIUM
-    return None
+    return news2_of(vs).chain
 
 
 def news2_text(encounter: Encounter, vs: VitalSigns) -> str:
@@ -309,14 +303,28 @@ def scores_of(vs: VitalSigns) -> dict[str, int | None]:
     return {FIELD_BY_LOINC[o.loinc]: o.score for o in vs.observations if o.loinc in FIELD_BY_LOINC}
 
 
-# How long after admission a first set is owed before "overdue" (no set at all yet).
-FIRST_SET_MINUTES = 60
+def first_set_due(admitted_at: datetime) -> datetime:
+    """When an admission's first set is due: as for a set with a parameter missing
+    (OBSERVATION_INTERVAL_MINUTES["incomplete"]) after admission."""
+    minutes = int(current_app.config["OBSERVATION_INTERVAL_MINUTES"][rules.INCOMPLETE])
+    return admitted_at + timedelta(minutes=minutes)
+
+
+def next_set_due(latest: VitalSigns | None, admitted_at: datetime) -> datetime | None:
+    """When the admission's next set is due: after its newest set, or the first set's time."""
+    return latest.next_due_at if latest is not None else first_set_due(admitted_at)
+
+
+def observations_overdue(latest: VitalSigns | None, admitted_at: datetime, now: datetime) -> bool:
+    """The one definition of "observations overdue" (the bed board and the overdue alerts)."""
+    due = next_set_due(latest, admitted_at)
+    return due is not None and due < now
 
 
 def raise_overdue(session: DbSession) -> list[Alert]:
     """Raise an "observations overdue" alert (chain obs_overdue: the responsible nurse, normal
     priority; then the charge nurses, high) for each in-progress admission whose newest set's
-    next due time has passed, or with no set FIRST_SET_MINUTES after admission. One alert per
+    next due time has passed, or with no set by first_set_due (observations_overdue). One alert per
     missed due time (subject "enc:<id>:vs:<set>" / "enc:<id>:admission"); the next set
     resolves it. Idempotent: existing alerts are looked up in one query and skipped."""
     now = clock.now()
@@ -329,15 +337,9 @@ def raise_overdue(session: DbSession) -> list[Alert]:
     wanted: dict[str, tuple[Encounter, datetime]] = {}
     for e in encounters:
         vs = latest.get(e.id)
-        if vs is None:
-            due = e.started_at + timedelta(minutes=FIRST_SET_MINUTES)
-            key = f"enc:{e.id}:admission"
-        else:
-            if vs.next_due_at is None:
-                continue
-            due, key = vs.next_due_at, f"enc:{e.id}:vs:{vs.id}"
-        if due < now:
-            wanted[key] = (e, due)
+        due = next_set_due(vs, e.started_at)
+        if due is not None and observations_overdue(vs, e.started_at, now):
+            wanted[f"enc:{e.id}:vs:{vs.id}" if vs is not None else f"enc:{e.id}:admission"] = (e, due)
     if not wanted:
         return []
     existing = set(session.scalars(select(Alert.subject_key).where(
@@ -346,7 +348,7 @@ def raise_overdue(session: DbSession) -> list[Alert]:
     for key, (e, due) in wanted.items():
         if key in existing:
             continue
-        text = f"Observations overdue since {clock.to_local(due, _tz()):%H:%M}: {_where(e)}."
+        text = f"Observations overdue since {clock.to_local(due, clock.hospital_timezone()):%H:%M}: {_where(e)}."
         raised.append(escalation.raise_alert(
             session, kind=OVERDUE_KIND, subject_key=key, patient_id=e.patient_id, encounter_id=e.id,
             ward_id=e.ward_id, text=text, link=_record_link(e.id), chain="obs_overdue",

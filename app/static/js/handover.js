@@ -22,27 +22,60 @@
     });
   }
 
+  // The push says only which field moved to which version (DESIGN §4); its text is fetched over
+  // HTTP, where the server checks this user may still read it.
+  function fetchField(f) {
+    return fetch(f.getAttribute("data-url"), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
+      .then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html.trim();
+        return t.content.firstElementChild;
+      });
+  }
+
   function applySave(ev) {
     var f = form(ev.entry_id, ev.field);
     var box = textarea(f);
     if (!f || !box || ev.version <= versionOf(f)) { return; }
-    var notice = f.querySelector(".handover-live-notice");
     // A field showing a conflict holds the nurse's unsaved merge, even if it looks unchanged.
-    if (box.value === box.defaultValue && !f.querySelector(".handover-conflict")) {
-      // Not typing here: take their text and version.
-      box.value = ev.text;
-      box.defaultValue = ev.text;
-      f.querySelector("input[name=version]").value = String(ev.version);
-      f.setAttribute("data-version", String(ev.version));
-      var by = f.querySelector(".handover-saved-by");
-      if (by) { by.textContent = "Saved by " + ev.by; }
-      if (notice) { notice.hidden = true; }
-    } else if (notice) {
+    var typing = box.value !== box.defaultValue || f.querySelector(".handover-conflict");
+    fetchField(f).then(function (fresh) {
+      var current = form(ev.entry_id, ev.field);
+      if (!fresh || !current) { return; }
+      var theirs = textarea(fresh);
+      if (!typing) {
+        // Not typing here: take their text and version.
+        current.replaceWith(fresh);
+        if (window.htmx) { window.htmx.process(fresh); }
+        renderPresence();
+        return;
+      }
       // Typing here: keep the nurse's text and base version; the save will answer 409 with both.
-      notice.className = "handover-live-notice alert alert-warning py-1 mt-1 mb-1 small";
-      notice.textContent = ev.by + " saved this while you were typing: " + ev.text;
-      notice.hidden = false;
-    }
+      var notice = current.querySelector(".handover-live-notice");
+      if (notice && theirs) {
+        notice.className = "handover-live-notice alert alert-warning py-1 mt-1 mb-1 small";
+        notice.textContent = (ev.by || "Someone") + " saved this while you were typing: " + theirs.value;
+        notice.hidden = false;
+      }
+    }).catch(function () { /* no longer allowed, or offline: the reconnect catches up */ });
+  }
+
+  // After a reconnect: re-join, then fetch every field saved while the socket was down.
+  function catchUp() {
+    var url = root.getAttribute("data-versions-url");
+    if (!url) { return; }
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (versions) {
+        Object.keys(versions).forEach(function (entryId) {
+          Object.keys(versions[entryId]).forEach(function (field) {
+            applySave({ entry_id: parseInt(entryId, 10), field: field, version: versions[entryId][field] });
+          });
+        });
+        document.querySelectorAll(".handover-facts, .handover-acceptance").forEach(refetch);
+      })
+      .catch(function () {});
   }
 
   function refetch(el) {
@@ -65,9 +98,13 @@
   var socket = io("/handover", { transports: ["websocket", "polling"] });
   var status = document.getElementById("handover-connection");
 
+  var connectedBefore = false;
   socket.on("connect", function () {
     if (status) { status.textContent = "Live"; status.className = "ms-2 badge bg-success"; }
+    var again = connectedBefore;
+    connectedBefore = true;
     socket.emit("join", { session_id: sessionId }, function (reply) {
+      if (again && reply && reply.ok) { catchUp(); }
       editors = {};
       if (reply && reply.presence) {
         reply.presence.forEach(function (p) { if (p.sid !== socket.id) { editors[p.sid] = p; } });

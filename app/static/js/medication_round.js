@@ -15,6 +15,14 @@
     var next = inputs[inputs.indexOf(field) + 1];
     if (next) { next.focus(); }
   });
+  // Someone (maybe on another workstation) recorded or corrected a dose: live.js fires
+  // "dose-recorded" with the dose id; only that dose's row listens, on "dose-recorded-<id>", so
+  // what the nurse is typing in the other rows is never wiped.
+  document.body.addEventListener("dose-recorded", function (event) {
+    var id = event.detail && event.detail.id;
+    if (!id || !window.htmx || !/^[0-9]+$/.test(String(id))) { return; }
+    window.htmx.trigger(document.body, "dose-recorded-" + id, { id: id });
+  });
   // After a dose is recorded, keep the keyboard in the round: focus the next open dose's first field.
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;

@@ -249,3 +249,45 @@ def test_the_encounter_page_links_to_the_other_ward_pages_that_exist(client: Any
     with app.test_request_context():
         for endpoint in present:
             assert url_for(endpoint, encounter_id=e.id) in page, endpoint
+
+
+def test_the_admission_search_and_form_do_not_say_where_a_patient_outside_scope_lies(
+        client: Any, login_as: Any, db_session: Any) -> None:
+    mine = factories.ward(db_session, beds=1, name="Acute Medical")
+    theirs = factories.ward(db_session, beds=1, name="Oncology Ward")
+    patient = factories.patient(db_session, family="Okafor", given="Ngozi")
+    factories.admitted(db_session, theirs, patient)
+    nurse = login_as("nurse", [mine.id])
+    body = client.get_htmx(f"/wards/admit/candidates?q=Okafor&ward_id={mine.id}").get_data(as_text=True)
+    assert "already admitted (another ward)" in body and "Oncology Ward" not in body
+    form = client.get(f"/wards/admit?patient_id={patient.id}&ward_id={mine.id}").get_data(as_text=True)
+    assert "already admitted (another ward)" in form and "Oncology Ward" not in form
+    actions = set(db_session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == nurse.id)))
+    assert {"patient.admission_search", "patient.admission_lookup"} <= actions
+
+
+def test_the_encounter_page_shows_earlier_summaries_and_closes_the_undo_after_the_window(
+        app: Any, client: Any, login_as: Any, db_session: Any) -> None:
+    ward = factories.ward(db_session, beds=1)
+    doctor = factories.staff(db_session, "doctor")
+    patient = factories.patient(db_session)
+    e = adt.admit(db_session, doctor, patient_id=patient.id, bed_id=_beds(ward)[0])
+    adt.discharge(db_session, doctor, e.id, summary="The first summary.", disposition="home")
+    adt.cancel_discharge(db_session, doctor, e.id, "Still here")
+    adt.discharge(db_session, doctor, e.id, summary="The second summary.", disposition="home")
+    db_session.commit()
+    login_as("nurse", [ward.id])
+    page = client.get(f"/wards/encounters/{e.id}").get_data(as_text=True)
+    assert 'id="earlier-summaries"' in page and "The first summary." in page
+    assert 'id="cancel-discharge-form"' in page
+    app.config["DISCHARGE_UNDO_HOURS"] = 0  # the window has passed (a session would not last 25 h)
+    try:
+        assert client.get(f"/wards/encounters/{e.id}").status_code == 403
+        client.post_form("/logout")
+        login_as("doctor")
+        reply = client.get(f"/wards/encounters/{e.id}")
+        page = reply.get_data(as_text=True)
+        assert reply.status_code == 200, page[-3000:]
+        assert 'id="discharge-final"' in page and 'id="cancel-discharge-form"' not in page
+    finally:
+        app.config["DISCHARGE_UNDO_HOURS"] = 24

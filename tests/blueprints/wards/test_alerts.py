@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from app.core import clock
+from app.domain.escalation import services as escalation
 from app.domain.escalation.models import Alert, OnCallShift
 from app.domain.notifications.models import Notification
 from app.domain.observations import services as vitals
 from app.extensions import socketio
 from tests import factories
 from tests.conftest import login
-from tests.domain.observations.support import MEDIUM, NORMAL, ward_with_patient
+from tests.domain.observations.support import HIGH, MEDIUM, NORMAL, ward_with_patient
 
 
 @pytest.fixture(autouse=True)
@@ -146,9 +147,50 @@ def test_on_call_rota_page(client: Any, db_session: Any, login_as: Any) -> None:
     assert w.doctor.full_name in client.get("/wards/on-call").get_data(as_text=True)
     assert client.post_form(f"/wards/on-call/{shift.id}/remove", {"reason": ""}).status_code == 422
     assert client.post_form(f"/wards/on-call/{shift.id}/remove", {"reason": "swap"}).status_code == 303
-    assert db_session.get(OnCallShift, shift.id) is None
+    # Kept (who was on call stays answerable), ended now, off the rota from now on.
+    db_session.expire_all()
+    kept = db_session.get(OnCallShift, shift.id)
+    assert kept is not None and kept.cancel_reason == "swap" and kept.cancelled_at is not None
+    assert kept.ends_at <= clock.now() and escalation.on_call(db_session, "medical", clock.now()) == []
 
 
 def test_rota_needs_the_permission(client: Any, db_session: Any, login_as: Any) -> None:
     login_as("nurse")
     assert client.get("/wards/on-call").status_code == 403
+
+
+def test_acknowledging_an_alert_upgraded_meanwhile_answers_409_on_the_card(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    login(client, w.charge.username)
+    page = client.get(f"/wards/alerts/{alert.id}").get_data(as_text=True)
+    assert 'name="chain" value="news2_medium"' in page and 'name="level" value="0"' in page
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, HIGH)  # upgraded while she looked
+    db_session.commit()
+    response = client.post_form(f"/wards/alerts/{alert.id}/acknowledge", {"chain": "news2_medium", "level": "0"})
+    assert response.status_code == 409
+    body = response.get_data(as_text=True)
+    assert 'id="alert-problem"' in body and "while you were looking" in body
+    assert 'data-status="open"' in body and 'name="chain" value="news2_high"' in body
+    db_session.expire_all()
+    assert db_session.get(Alert, alert.id).status == "open"  # type: ignore[union-attr]
+    again = client.post_form(f"/wards/alerts/{alert.id}/acknowledge", {"chain": "news2_high", "level": "0"})
+    assert again.status_code == 200 and 'data-status="acknowledged"' in again.get_data(as_text=True)
+
+
+def test_the_receiving_wards_charge_nurse_sees_and_acknowledges_after_a_transfer(
+        client: Any, db_session: Any) -> None:
+    from app.domain.admissions import adt
+
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    other = factories.ward(db_session, beds=1)
+    charge = factories.staff(db_session, "charge_nurse", [other.id])
+    adt.transfer(db_session, w.doctor, w.encounter.id, other.rooms[0].beds[0].id)
+    db_session.commit()
+    login(client, charge.username)
+    assert f'id="alert-{alert.id}"' in client.get("/wards/alerts").get_data(as_text=True)
+    assert client.post_form(f"/wards/alerts/{alert.id}/acknowledge").status_code == 200
+    login(client, w.charge.username)
+    assert client.get(f"/wards/alerts/{alert.id}").status_code == 200  # it reached her: she may look
+    assert f'id="alert-{alert.id}"' in client.get("/wards/alerts").get_data(as_text=True)

@@ -80,11 +80,11 @@ def test_the_board_shows_every_bed_and_what_matters_for_each_patient(
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     high = _card(html, s["beds"][0])
-    assert "HIGH" in high and 'data-news2="8"' in high and "risk-high" in high and "bed-attention" in high
+    assert "HIGH" in high and 'data-news2="8"' in high and "news2-high" in high and "bed-attention" in high
     alerts = open_alerts(db_session, [s["high"].id])[s["high"].id]
     assert alerts and f'data-count="{len(alerts)}"' in high
     normal = _card(html, s["beds"][1])
-    assert 'data-news2="0"' in normal and "risk-low" in normal and "Nurse Nightingale" in normal
+    assert 'data-news2="0"' in normal and "news2-low" in normal and "Nurse Nightingale" in normal
     assert 'class="bed-expected">today<' in normal
     assert 'data-news2="incomplete"' in _card(html, s["beds"][2])
     fresh = _card(html, s["beds"][3])

@@ -140,3 +140,54 @@ def test_out_of_scope_nurse_and_other_roles_are_refused(client: Any, db_session:
     _switch(client, doctor)
     assert client.get(f"/wards/handover/{s.session.id}").status_code == 403
     assert "/wards/handover" not in _body(client.get("/"))  # no nav item
+
+
+def test_a_field_is_fetched_over_http_within_scope_only(client: Any, db_session: Any, make_user: Any) -> None:
+    s = _started(db_session)
+    entry = s.session.entries[0]
+    handover.edit_field(db_session, s.outgoing, entry.id, "situation", "Settled; pain controlled.", 0)
+    db_session.commit()
+    login(client, s.incoming.username)
+    reply = client.get_htmx(f"/wards/handover/entries/{entry.id}/fields/situation/current")
+    body = _body(reply)
+    assert reply.status_code == 200 and body.lstrip().startswith(f'<form id="hf-{entry.id}-situation"')
+    assert "Settled; pain controlled." in body and 'data-version="1"' in body
+    versions = client.get(f"/wards/handover/{s.session.id}/versions").get_json()
+    assert versions[str(entry.id)]["situation"] == 1 and versions[str(entry.id)]["background"] == 0
+    # A nurse taken off the ward (or of another ward) gets nothing, whatever her socket heard.
+    outsider = make_user("nurse", [factories.ward(db_session).id])
+    db_session.commit()
+    _switch(client, outsider)
+    assert client.get_htmx(f"/wards/handover/entries/{entry.id}/fields/situation/current").status_code == 403
+    assert client.get(f"/wards/handover/{s.session.id}/versions").status_code == 403
+
+
+def test_refresh_of_a_closed_handover_is_a_409_beside_the_button(client: Any, db_session: Any) -> None:
+    s = _started(db_session)
+    for e in s.session.entries:
+        handover.accept_entry(db_session, s.incoming, e.id)
+    handover.close_handover(db_session, s.incoming, s.session.id)
+    db_session.commit()
+    login(client, s.outgoing.username)
+    reply = client.post_form(f"/wards/handover/{s.session.id}/refresh", {}, htmx=True)
+    body = _body(reply)
+    assert reply.status_code == 409 and 'id="handover-refresh-error"' in body and "closed" in body
+    assert "<html" not in body
+
+
+def test_a_blank_shift_is_placed_beside_the_field(client: Any, db_session: Any) -> None:
+    s = ward_setup(db_session)
+    db_session.commit()
+    login(client, s.outgoing.username)
+    reply = client.post_form(f"/wards/{s.ward.id}/handover", {"shift": "  "}, htmx=True)
+    body = _body(reply)
+    assert reply.status_code == 422 and 'id="shift-error"' in body and "Say which shift" in body
+
+
+def test_the_sheet_shows_earlier_facts_after_a_refresh(client: Any, db_session: Any) -> None:
+    s = _started(db_session)
+    handover.refresh_facts(db_session, s.outgoing, s.session.id)
+    db_session.commit()
+    login(client, s.outgoing.username)
+    body = _body(client.get(f"/wards/handover/{s.session.id}"))
+    assert "Facts as of" in body and "Earlier facts" in body

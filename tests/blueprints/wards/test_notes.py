@@ -50,3 +50,47 @@ def test_notes_of_another_ward_are_403(client: Any, db_session: Any, login_as: A
     url = f"/wards/encounters/{encounter.id}/notes"
     assert client.get(url).status_code == 403
     assert client.post_form(url, {"category": "general", "text": "x"}).status_code == 403
+
+
+def test_a_note_time_is_placed_beside_its_field_and_means_last_night_after_midnight(
+        client: Any, db_session: Any, login_as: Any) -> None:
+    from datetime import UTC, datetime
+
+    from app.core import clock
+    from app.domain.nursing_notes.models import NursingNote
+
+    w, encounter = setup_stay(db_session)
+    encounter.started_at = datetime(2026, 6, 1, tzinfo=UTC)
+    db_session.commit()
+    login_as("nurse", [w.id])
+    url = f"/wards/encounters/{encounter.id}/notes"
+    bad = client.post_form(url, {"category": "care", "text": "Settled.", "noted_at": "99999999999999999999:00"},
+                           htmx=True)
+    assert bad.status_code == 422
+    assert 'id="note-noted-at-error">Give the time as HH:MM (24-hour clock).' in bad.get_data(as_text=True)
+    with clock.freeze(datetime(2026, 6, 10, 23, 10, tzinfo=UTC)):  # 00:10 BST
+        ok = client.post_form(url, {"category": "care", "text": "Settled.", "noted_at": "23:50"}, htmx=True)
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    note = db_session.query(NursingNote).filter_by(encounter_id=encounter.id).one()
+    assert note.noted_at == datetime(2026, 6, 10, 22, 50, tzinfo=UTC)
+
+
+def test_an_amendment_after_someone_elses_shows_their_version(client: Any, db_session: Any, login_as: Any,
+                                                               make_user: Any) -> None:
+    from app.domain.nursing_notes import services as notes
+
+    w, encounter = setup_stay(db_session)
+    other = make_user("nurse", [w.id])
+    note = notes.add_note(db_session, other, encounter.id, "care", "Turned two-hourly.")
+    db_session.commit()
+    login_as("nurse", [w.id])
+    amend = f"/wards/notes/{note.id}/amend"
+    assert client.get(amend).status_code == 200  # this nurse opens the form...
+    theirs = notes.amend_note(db_session, other, note.id, "Turned three-hourly.", "Wrong interval")
+    db_session.commit()  # ...and the other nurse saves first
+    response = client.post_form(amend, {"text": "Turned hourly.", "reason": "Wrong interval"}, htmx=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Someone amended this note first; here is their version" in body
+    assert "Turned three-hourly." in body and "Turned hourly." in body  # theirs, and mine kept
+    assert f'action="/wards/notes/{theirs.id}/amend"' in body

@@ -93,7 +93,8 @@ def test_a_time_in_the_future_is_refused_beside_the_field(client: Any, db_sessio
     local = clock.to_local(clock.now() + timedelta(hours=2), client.application.config["HOSPITAL_TIMEZONE"])
     response = client.post_form(_url(w), {**NORMAL, "taken_at": local.strftime("%Y-%m-%dT%H:%M")})
     assert response.status_code == 422
-    assert 'id="f-taken_at-error">The time taken is in the future.' in response.get_data(as_text=True)
+    assert ('id="f-taken_at-error">A set of observations cannot be charted for a time still to come.'
+            in response.get_data(as_text=True))
     bad = client.post_form(_url(w), {**NORMAL, "taken_at": "yesterday"})
     assert bad.status_code == 422 and "Enter a date and time." in bad.get_data(as_text=True)
 
@@ -110,7 +111,7 @@ def test_preview_scores_each_parameter_as_typed(client: Any, db_session: Any, lo
     full = client.post_form(_url(w, "/preview"), MEDIUM, htmx=True).get_data(as_text=True)
     assert 'data-news2="5"' in full
     bad = client.post_form(_url(w, "/preview"), {**NORMAL, "spo2": "140"}, htmx=True)
-    assert bad.status_code == 200 and re.search(r'data-param="spo2".*?check', bad.get_data(as_text=True), re.S)
+    assert bad.status_code == 422 and re.search(r'data-param="spo2".*?check', bad.get_data(as_text=True), re.S)
     # Nothing was saved by previewing.
     assert db_session.scalar(select(VitalSigns.id).where(VitalSigns.encounter_id == w.encounter.id)) is None
 
@@ -192,3 +193,66 @@ def test_discharged_patient_is_refused(client: Any, db_session: Any, login_as: A
     response = client.post_form(_url(w), NORMAL)
     assert response.status_code == 422
     assert "admission has ended" in response.get_data(as_text=True)
+
+
+BAD_NUMBERS = ("1e30", "-1e30", "NaN", "Infinity", "-Infinity", "1,5", "12345678901234567890", "1e-30")
+NUMERIC_FIELDS = ("respiratory_rate", "spo2", "o2_flow", "systolic", "diastolic", "pulse", "temperature")
+
+
+def test_absurd_numbers_in_every_field_are_refused_beside_it(client: Any, db_session: Any, login_as: Any) -> None:
+    w = ward_with_patient(db_session)
+    db_session.commit()
+    login_as("nurse", [w.ward.id])
+    for name in NUMERIC_FIELDS:
+        for bad in BAD_NUMBERS:
+            form = {**NORMAL, name: bad}
+            if name == "o2_flow":
+                form["air_or_oxygen"] = "oxygen"
+                if bad == "1,5":
+                    continue  # a decimal comma is accepted: 1.5 L/min is a real flow
+            for url in (_url(w), _url(w, "/preview")):
+                response = client.post_form(url, form)
+                body = response.get_data(as_text=True)
+                assert response.status_code == 422, (name, bad, url)
+                mark = 'id="preview-{}-error"' if url.endswith("/preview") else 'id="f-{}-error"'
+                assert mark.format(name) in body, (name, bad, url)
+    assert db_session.scalar(select(VitalSigns.id).where(VitalSigns.encounter_id == w.encounter.id)) is None
+
+
+def test_entered_in_error_without_a_reason_is_refused_beside_the_box(client: Any, db_session: Any,
+                                                                    login_as: Any) -> None:
+    w = ward_with_patient(db_session)
+    vs = vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL)
+    db_session.commit()
+    login_as("nurse", [w.ward.id])
+    response = client.post_form(f"/wards/vitals/{vs.id}/entered-in-error", {"reason": "  "})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert f'id="f-eie-{vs.id}-reason-error">Give the reason.' in body
+    db_session.expire_all()
+    assert db_session.get(VitalSigns, vs.id).status == "final"  # type: ignore[union-attr]
+
+
+def test_the_first_set_is_due_by_the_configured_interval_on_the_board_and_in_the_alerts(
+        app: Any, db_session: Any) -> None:
+    from app.domain.admissions import board
+
+    w = ward_with_patient(db_session)
+    intervals = app.config["OBSERVATION_INTERVAL_MINUTES"]
+    saved = dict(intervals)
+    intervals["incomplete"] = 30
+    try:
+        with clock.freeze(clock.now()) as t:
+            w.encounter.started_at = clock.now()
+            db_session.flush()
+            assert vitals.first_set_due(w.encounter.started_at) == clock.now() + timedelta(minutes=30)
+            t.advance(minutes=31)
+            raised = vitals.raise_overdue(db_session)
+            shown = board.ward_board(db_session, w.charge, w.ward.id, clock.now(), clock.now().date())
+            assert shown is not None
+            card = next(c for c in shown.cards if c.encounter is not None)
+            assert [a.subject_key for a in raised] == [f"enc:{w.encounter.id}:admission"]
+            assert card.obs_overdue
+    finally:
+        intervals.clear()
+        intervals.update(saved)

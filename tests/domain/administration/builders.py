@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.domain.administration import planning
 from app.domain.admissions.models import Encounter
 from app.domain.admissions.services import current_encounters
 from tests import factories
+
+ADMITTED = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -25,6 +27,9 @@ def stay(session: Any, nurse_is_responsible: bool = True, **drug_kw: Any) -> Sta
     w = factories.ward(session, beds=3)
     p = factories.admitted(session, w)
     encounter = current_encounters(session, [p.id])[p.id]
+    # The tests freeze the clock at their own dates: admitted well before any of them (a dose
+    # may not be charted before the admission).
+    encounter.started_at = ADMITTED
     nurse = factories.staff(session, "nurse", [w.id])
     if nurse_is_responsible:
         encounter.nurse_id = nurse.id

@@ -45,11 +45,13 @@ def _setup(app: Flask, **rx: Any) -> dict[str, int]:
         s = stay(db.session)
         other = factories.staff(db.session, "nurse", [s.ward.id])
         now = clock.now()
-        p = factories.inpatient_prescription(db.session, s.patient, s.drug, start_at=now - timedelta(hours=2),
+        p = factories.inpatient_prescription(db.session, s.patient, s.drug, start_at=now - timedelta(hours=5),
                                              duration_days=None, **rx)
-        planning.plan_prescription(db.session, p.id, now - timedelta(hours=2))
-        dose = db.session.scalar(select(ScheduledDose).where(ScheduledDose.prescription_id == p.id)
-                                 .order_by(ScheduledDose.due_at).limit(1))
+        planning.plan_prescription(db.session, p.id, now - timedelta(hours=5))
+        # The latest dose already due (a dose may not be recorded before its due window).
+        dose = db.session.scalar(select(ScheduledDose).where(ScheduledDose.prescription_id == p.id,
+                                                             ScheduledDose.due_at <= now)
+                                 .order_by(ScheduledDose.due_at.desc()).limit(1))
         ids = {"nurse": s.nurse.id, "other": other.id, "rx": p.id, "dose": dose.id if dose else 0}
         db.session.commit()
         db.session.remove()

@@ -169,3 +169,35 @@ def test_a_real_discharge_withdraws_and_its_cancellation_replans(db_session: Any
         assert "discharged" in exc.value.message
         adt.cancel_discharge(db_session, doctor, s.encounter.id, "Discharged the wrong patient")
     assert len(doses(db_session, rx.id, "due")) == 14
+
+
+def test_a_replacement_does_not_owe_a_dose_given_early_on_the_old_prescription(db_session: Any) -> None:
+    """09:00 given early at 08:40, the doctor changes the order at 08:45, the pharmacist
+    verifies at 08:50: the replacement must not show 09:00 as due again."""
+    s = stay(db_session)
+    rx = prescription(db_session, s, NOW - timedelta(days=1), frequency="TID")
+    nine = NOW + timedelta(hours=1)
+    old_nine = next(d for d in doses(db_session, rx.id) if d.due_at == nine)
+    with clock.freeze(nine - timedelta(minutes=20)):
+        services.record_dose(db_session, s.nurse, old_nine.id, "given")
+    doctor = _doctor(db_session)
+    with clock.freeze(nine - timedelta(minutes=15)):
+        new = prescribing.change_prescription(
+            db_session, doctor, rx.id, rx.version,
+            prescribing.Order(drug_id=s.drug.id, dose="500", dose_unit="mg", frequency="TID"),
+            prescribing.Overrides({"allergy": "ok", "duplicate": "ok", "max_dose": "ok"}),
+            reason="Lower dose")
+    at = nine - timedelta(minutes=10)
+    with clock.freeze(at):
+        new.verification = "verified"
+        new.verified_at = at
+        db_session.flush()
+        events.prescription_changed.send(db_session, prescription_id=new.id,
+                                         patient_id=new.patient_id, action="verified")
+    planned = [d.due_at for d in doses(db_session, new.id, "due")]
+    assert nine not in planned
+    assert nine + timedelta(hours=4) in planned  # 13:00 is owed, by the replacement
+    # A replacement of the replacement still sees the 09:00 given on the first.
+    third = prescription(db_session, s, at, frequency="TID", plan=False, replaces_id=new.id)
+    planning.plan_prescription(db_session, third.id, at)
+    assert nine not in [d.due_at for d in doses(db_session, third.id)]

@@ -328,3 +328,144 @@ def test_doses_for_handover_are_plain_json(db_session: Any, setup: Any) -> None:
     assert [d["time"] for d in facts["overdue"]] == ["09:00"]
     assert [d["time"] for d in facts["due_next_shift"]] == ["13:00", "17:00"]
     assert facts["overdue"][0]["drug"] == s.drug.name and facts["overdue"][0]["dose"] == "500 mg"
+
+
+# --- review fixes ---------------------------------------------------------------------------
+
+def _replace(session: Any, rx: Any) -> Any:
+    """What a verified change leaves behind: the old prescription stopped, a new row replacing
+    it (replaces_id), verified."""
+    rx.status = "stopped"
+    new = factories.inpatient_prescription(session, rx.patient, rx.drug, frequency=rx.frequency,
+                                           prn=rx.prn, start_at=rx.start_at, duration_days=None,
+                                           prn_min_interval_minutes=rx.prn_min_interval_minutes,
+                                           prn_max_daily_doses=rx.prn_max_daily_doses,
+                                           dose=rx.dose, replaces_id=rx.id)
+    session.flush()
+    return new
+
+
+def test_prn_limits_count_the_doses_of_the_prescription_it_replaced(db_session: Any) -> None:
+    s = stay(db_session)
+    rx = prn(db_session, s)
+    with clock.freeze(NOW):
+        services.record_prn(db_session, s.nurse, rx.id)
+    new = _replace(db_session, rx)
+    with clock.freeze(NOW + timedelta(hours=1)), pytest.raises(DomainError) as exc:
+        services.record_prn(db_session, s.nurse, new.id)
+    assert "240 minutes" in exc.value.message and "12:00" in exc.value.message
+    with clock.freeze(NOW + timedelta(hours=5)):
+        services.record_prn(db_session, s.nurse, new.id)
+    with clock.freeze(NOW + timedelta(hours=10)), pytest.raises(DomainError) as exc:
+        services.record_prn(db_session, s.nurse, new.id)
+    assert "most in 24 hours is 2" in exc.value.message
+    assert services.next_prn_at(db_session, new, NOW + timedelta(hours=10)) == NOW + timedelta(hours=24)
+
+
+def test_prn_limits_count_another_prn_prescription_of_the_same_drug_on_the_stay(db_session: Any) -> None:
+    s = stay(db_session)
+    first = prn(db_session, s)
+    second = prn(db_session, s)
+    with clock.freeze(NOW):
+        services.record_prn(db_session, s.nurse, first.id)
+    with clock.freeze(NOW + timedelta(hours=1)), pytest.raises(DomainError):
+        services.record_prn(db_session, s.nurse, second.id)
+    nxt = services.next_prn_many(db_session, [first, second], NOW + timedelta(hours=1))
+    assert nxt == {first.id: NOW + timedelta(hours=4), second.id: NOW + timedelta(hours=4)}
+
+
+def test_a_dose_cannot_be_given_before_its_due_window(db_session: Any, setup: Any) -> None:
+    s, _, dose = setup  # due 09:00 BST; the window is DOSE_OVERDUE_MINUTES (60) either side
+    thirteen = dose.due_at + timedelta(hours=4)
+    later = db_session.scalar(select(ScheduledDose).where(ScheduledDose.due_at == thirteen))
+    with clock.freeze(NINE), pytest.raises(DomainError) as exc:
+        services.record_dose(db_session, s.nurse, later.id, "given")
+    assert exc.value.message.startswith("This dose is not due until 13:00; it may be recorded from 12:00")
+    assert exc.value.field == "outcome" and later.status == "due"
+    with clock.freeze(NINE), pytest.raises(DomainError) as exc:
+        services.record_dose(db_session, s.nurse, later.id, "given", occurred_at=NINE)
+    assert exc.value.field == "occurred_at" and "not due until 13:00" in exc.value.message
+    with clock.freeze(thirteen - timedelta(minutes=50)):
+        assert services.record_dose(db_session, s.nurse, later.id, "given").outcome == "given"
+
+
+def test_far_times_get_the_right_message(db_session: Any, setup: Any) -> None:
+    s, _, dose = setup
+    with clock.freeze(NINE), pytest.raises(DomainError) as exc:
+        services.record_dose(db_session, s.nurse, dose.id, "given",
+                             occurred_at=NINE + timedelta(days=300))
+    assert "time still to come" in exc.value.message
+    with clock.freeze(NINE), pytest.raises(DomainError) as exc:
+        services.record_dose(db_session, s.nurse, dose.id, "given",
+                             occurred_at=NINE - timedelta(days=2))
+    assert "at most 24 hours back" in exc.value.message
+    tomorrow = db_session.scalar(select(ScheduledDose).where(ScheduledDose.due_at == dose.due_at + timedelta(days=1)))
+    with clock.freeze(NINE), pytest.raises(DomainError) as exc:  # an hour back is no late entry
+        services.record_dose(db_session, s.nurse, tomorrow.id, "given",
+                             occurred_at=NINE - timedelta(hours=1))
+    assert "not due until 11 Jun 09:00" in exc.value.message and "late entry" not in exc.value.message
+
+
+def test_a_dose_reopened_by_a_correction_is_alerted_again(db_session: Any, setup: Any) -> None:
+    from app.domain.administration import reminders
+    from app.domain.escalation.models import Alert
+
+    s, _, dose = setup
+    with clock.freeze(NINE + timedelta(minutes=61)):
+        reminders.escalate_overdue(db_session)
+    with clock.freeze(NINE + timedelta(minutes=70)):
+        adm = services.record_dose(db_session, s.nurse, dose.id, "given")
+    first = db_session.scalar(select(Alert).where(Alert.subject_key == f"dose:{dose.id}"))
+    assert first is not None and first.status == "resolved"
+    with clock.freeze(NINE + timedelta(minutes=80)):
+        services.mark_entered_in_error(db_session, s.nurse, adm.id, "Given to the wrong patient")
+    assert dose.status == "due" and dose.reminded_at is None and dose.overdue_alerted_at is None
+    with clock.freeze(NINE + timedelta(minutes=81)):
+        assert reminders.escalate_overdue(db_session) == 1
+    again = db_session.scalar(select(Alert).where(Alert.subject_key == f"dose:{dose.id}:1"))
+    assert again is not None and again.status == "open"
+    with clock.freeze(NINE + timedelta(minutes=90)):
+        services.record_dose(db_session, s.nurse, dose.id, "given")
+    assert again.status == "resolved"
+
+
+def test_no_dose_after_the_course_ends_or_before_it_starts(db_session: Any) -> None:
+    s = stay(db_session)
+    ended = prescription(db_session, s, NOW - timedelta(days=1), frequency="PRN", prn=True,
+                         prn_min_interval_minutes=60, prn_max_daily_doses=4, dose=1000,
+                         stop_at=NOW - timedelta(hours=1))
+    with clock.freeze(NOW), pytest.raises(DomainError) as exc:
+        services.record_prn(db_session, s.nurse, ended.id)
+    assert "ended at 10 Jun 07:00" in exc.value.message
+    later = prescription(db_session, s, NOW + timedelta(hours=3), frequency="PRN", prn=True,
+                         prn_min_interval_minutes=60, prn_max_daily_doses=4, dose=1000)
+    with clock.freeze(NOW), pytest.raises(DomainError) as exc:
+        services.record_prn(db_session, s.nurse, later.id)
+    assert "starts at 10 Jun 11:00" in exc.value.message
+    # A scheduled dose whose prescription was cut short (stop_at moved before it).
+    rx = prescription(db_session, s, NOW, frequency="TID", drug=factories.drug(db_session, name="Cefalexin"))
+    dose = first_dose(db_session, rx)
+    rx.stop_at = dose.due_at - timedelta(minutes=30)
+    db_session.flush()
+    with clock.freeze(NINE), pytest.raises(DomainError) as exc:
+        services.record_dose(db_session, s.nurse, dose.id, "given")
+    assert "ended at" in exc.value.message and dose.status == "due"
+
+
+def test_entered_in_error_is_announced_for_billing_and_the_bed_board(db_session: Any, setup: Any) -> None:
+    s, rx, dose = setup
+    heard: list[dict[str, Any]] = []
+
+    def listen(sender: Any, **kw: Any) -> None:
+        heard.append(kw)
+
+    with clock.freeze(NINE):
+        adm = services.record_dose(db_session, s.nurse, dose.id, "given")
+        events.administration_voided.connect(listen)
+        try:
+            services.mark_entered_in_error(db_session, s.nurse, adm.id, "Wrong chart")
+        finally:
+            events.administration_voided.disconnect(listen)
+    assert heard == [{"administration_id": adm.id, "prescription_id": rx.id,
+                      "patient_id": s.patient.id, "encounter_id": s.encounter.id,
+                      "drug_id": s.drug.id, "outcome": "given"}]

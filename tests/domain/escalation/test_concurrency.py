@@ -4,6 +4,7 @@ reminder and the sweep): one alert, one round of notifications. PostgreSQL, comm
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,4 +53,49 @@ def test_concurrent_raises_make_one_alert(race_app: Flask) -> None:
             Alert.subject_key == "race:1")) == 1
         assert db.session.scalar(select(func.count()).select_from(Notification).where(
             Notification.recipient_id == ids[3], Notification.kind == "alert.dose_overdue")) == 1
+        db.session.remove()
+
+
+def test_an_acknowledgement_racing_an_upgrade_does_not_silence_the_high_alert(race_app: Flask) -> None:
+    """The charge nurse acknowledges the medium alert she is looking at while a new set moves
+    it to the high chain: her UPDATE waits on the upgrade's row lock, then finds the alert is
+    no longer what she saw. The high alert stays open; she is told to acknowledge again."""
+    from app.core.errors import Conflict
+    from app.domain.identity.models import User
+    from app.domain.observations import services as vitals
+    from tests.domain.observations.support import HIGH, MEDIUM
+
+    with race_app.app_context():
+        w = ward_with_patient(db.session)
+        vitals.record_vitals(db.session, w.nurse, w.encounter.id, MEDIUM)
+        alert = vitals.open_news2_alert(db.session, w.encounter.id)
+        assert alert is not None
+        ids = (alert.id, w.encounter.id, w.nurse.id, w.charge.id)
+        seen = (alert.chain, alert.level)
+        db.session.commit()
+        db.session.remove()
+    alert_id, encounter_id, nurse_id, charge_id = ids
+
+    def upgrade() -> str:
+        vitals.record_vitals(db.session, db.session.get(User, nurse_id), encounter_id, HIGH)
+        time.sleep(0.8)  # hold the row lock while the acknowledgement arrives
+        return "upgraded"
+
+    def acknowledge() -> str:
+        time.sleep(0.3)
+        try:
+            escalation.acknowledge_alert(db.session, db.session.get(User, charge_id), alert_id,
+                                         seen_chain=seen[0], seen_level=seen[1])
+        except Conflict as exc:
+            return exc.message
+        return "acknowledged"
+
+    results, errors = run_together(race_app, [upgrade, acknowledge])
+    assert errors == []
+    assert "upgraded" in results
+    refused = next(r for r in results if r != "upgraded")
+    assert "while you were looking" in refused and "acknowledge again" in refused
+    with race_app.app_context():
+        final = db.session.get(Alert, alert_id)
+        assert final is not None and final.chain == "news2_high" and final.status == "open"
         db.session.remove()

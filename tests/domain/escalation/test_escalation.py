@@ -113,12 +113,40 @@ def test_a_nurse_of_another_ward_cannot_see_or_acknowledge(db_session: Any) -> N
     assert escalation.alerts_for(db_session, w.other_doctor) == []
 
 
-def test_with_nobody_on_call_every_active_doctor_is_alerted(db_session: Any) -> None:
+def test_with_nobody_on_call_the_ward_doctors_stand_in_and_the_gap_is_reported_once(db_session: Any) -> None:
     w = ward_with_patient(db_session)
+    ward_doctor = factories.staff(db_session, "doctor", [w.ward.id])
+    other_ward = factories.ward(db_session, beds=1)
+    elsewhere = factories.staff(db_session, "doctor", [other_ward.id])
+    other_charge = factories.staff(db_session, "charge_nurse", [other_ward.id])
     vitals.record_vitals(db_session, w.nurse, w.encounter.id, HIGH)
     alert = vitals.open_news2_alert(db_session, w.encounter.id)
     assert alert is not None and alert.chain == "news2_high"
-    assert notified(db_session, w.other_doctor.id)  # the fallback reached a doctor not on the case
+    # The hospital's other doctors are not paged: the attending and the ward's doctors stand in.
+    assert notified(db_session, w.other_doctor.id) == [] and notified(db_session, elsewhere.id) == []
+    assert len(notified(db_session, ward_doctor.id)) == 1 and len(notified(db_session, w.doctor.id)) == 1
+    # Whoever keeps the rota hears of the hole, once, however many alerts fall into it.
+    gap = notified(db_session, other_charge.id, "on_call.gap")
+    assert len(gap) == 1 and "critical_care" in gap[0].text and gap[0].priority == "high"
+    second = ward_with_patient(db_session)
+    vitals.record_vitals(db_session, second.nurse, second.encounter.id, HIGH)
+    assert len(notified(db_session, other_charge.id, "on_call.gap")) == 1
+
+
+def test_fallback_without_ward_doctors_is_the_charge_nurses(app: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    w.encounter.attending_id = None
+    db_session.flush()
+    alert = escalation.raise_alert(
+        db_session, kind="news2", subject_key="x:1", patient_id=w.encounter.patient_id,
+        encounter_id=w.encounter.id, ward_id=w.ward.id, text="t", link=None, chain="news2_medium")
+    assert escalation.rota_fallback(db_session, alert) == [w.charge.id]
+    app.config["ON_CALL_FALLBACK"] = "charge_nurses"
+    try:
+        w.encounter.attending_id = w.doctor.id
+        assert escalation.rota_fallback(db_session, alert) == [w.charge.id]
+    finally:
+        app.config["ON_CALL_FALLBACK"] = "ward_doctors"
 
 
 def test_raise_is_idempotent_and_resolve_stops_escalation(app: Any, db_session: Any) -> None:
@@ -128,6 +156,7 @@ def test_raise_is_idempotent_and_resolve_stops_escalation(app: Any, db_session: 
         again = _raise_dose(db_session, w)
         assert again.id == first.id
         assert len(notified(db_session, w.nurse.id)) == 1  # nurse_id unset: the ward's nurses
+        assert len(notified(db_session, w.charge.id)) == 1  # ... and charge nurses
         assert escalation.resolve_alert(db_session, kind="dose_overdue", subject_key="dose:1",
                                         resolution="dose given") is first
         assert escalation.resolve_alert(db_session, kind="dose_overdue", subject_key="dose:1",
@@ -135,7 +164,7 @@ def test_raise_is_idempotent_and_resolve_stops_escalation(app: Any, db_session: 
         t.advance(minutes=app.config["ALERT_ACK_MINUTES"] * 5)
         run_escalations(db_session)
     assert first.level == 0 and first.status == "resolved" and first.resolution == "dose given"
-    assert notified(db_session, w.charge.id) == []
+    assert len(notified(db_session, w.charge.id)) == 1  # level 0 only: nothing escalated
     assert _actions(db_session, first.id) == ["alert.raised", "alert.resolved"]
 
 
@@ -165,7 +194,7 @@ def test_escalation_of_a_discharged_patient_resolves_instead(app: Any, db_sessio
         db_session.flush()
         t.advance(minutes=app.config["ALERT_ACK_MINUTES"])
         run_escalations(db_session)
-    assert alert.status == "resolved" and notified(db_session, w.charge.id) == []
+    assert alert.status == "resolved" and len(notified(db_session, w.charge.id)) == 1  # level 0 only
 
 
 def test_open_alerts_per_encounter(db_session: Any) -> None:

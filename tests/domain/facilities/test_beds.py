@@ -169,7 +169,10 @@ def test_an_expiry_after_the_reservation_was_used_does_nothing(db_session: Any, 
 def test_the_transition_table_covers_every_state_and_never_jumps_to_occupied_from_closed() -> None:
     assert set(rules.TRANSITIONS) == set(BED_STATES)
     assert not rules.may_move("out_of_service", "occupied")
-    assert not rules.may_move("occupied", "reserved")
+    # occupied -> reserved only undoes a step that had used a reservation (cancelled admission
+    # or transfer-in); nothing else moves a held bed to reserved.
+    assert rules.may_move("occupied", "reserved")
+    assert not rules.may_move("cleaning", "reserved") and not rules.may_move("out_of_service", "reserved")
     assert rules.sources_for("occupied") == {"available", "reserved", "cleaning"}
     assert rules.FREE_STATES <= rules.sources_for("occupied")
 
