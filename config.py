@@ -196,6 +196,11 @@ def build_config(env: str | None = None, **overrides: Any) -> dict[str, Any]:
             "ON_CALL_TEAMS", "medical,critical_care").split(",") if t.strip()),
         "ON_CALL_EMERGENCY_TEAM": os.environ.get("ON_CALL_EMERGENCY_TEAM", "critical_care"),
         "ON_CALL_ESCALATION_TEAM": os.environ.get("ON_CALL_ESCALATION_TEAM", "medical"),
+        # What staff read for a team key ("critical_care=Critical care,medical=Medical"); a key
+        # not listed reads as itself with "_" as spaces, capitalised.
+        "ON_CALL_TEAM_LABELS": dict(pair.split("=", 1) for pair in (p.strip() for p in os.environ.get(
+            "ON_CALL_TEAM_LABELS", "medical=Medical,critical_care=Critical care").split(","))
+            if "=" in pair),
         # Who stands in for an empty on-call team: "ward_doctors" (the attending and the doctors
         # assigned to the patient's ward, else its charge nurses) or "charge_nurses".
         "ON_CALL_FALLBACK": os.environ.get("ON_CALL_FALLBACK", "ward_doctors"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,49 @@ class Client(FlaskClient):
 def client(app: Flask, db_session: Any) -> FlaskClient:
     app.test_client_class = Client
     return app.test_client()
+
+
+ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not ON_POSTGRES, reason="runs in the PostgreSQL pass"))])
+def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """An app on its own database whose data is committed, for tests that race real sessions
+    (`run_together`): on SQLite always, and on PostgreSQL in the PostgreSQL pass."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "sqlite":
+            mp.delenv("TEST_DATABASE_URL", raising=False)
+        app = make_app(tmp_path_factory.mktemp(name), name=name)
+    with app.app_context():
+        assert db.engine.dialect.name == request.param
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def socket_server(app: Flask) -> Iterator[None]:
+    """Other tests create apps too: point the shared SocketIO object at this app's server."""
+    from app.extensions import socketio
+
+    previous = socketio.server
+    socketio.server = app.extensions["infirmary_socketio_server"]
+    yield
+    socketio.server = previous
+
+
+def live_events(sio: Any, wait: float = 2.0) -> list[dict[str, Any]]:
+    """The /live events a Socket.IO test client has received; with a Redis message queue they
+    arrive asynchronously, so wait up to `wait` seconds for the first."""
+    deadline = time.monotonic() + wait
+    got: list[dict[str, Any]] = []
+    while True:
+        got += [m["args"][0] for m in sio.get_received("/live") if m["name"] == "event"]
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 @pytest.fixture()

@@ -323,6 +323,17 @@ def test_two_nurses_write_the_handover_and_the_incoming_nurse_accepts(
         f"Saved by {SECOND_NURSE_NAME}", timeout=WAIT)
     expect(_field(theirs, "situation").locator("textarea")).to_have_value(situation, timeout=WAIT)
     expect(_field(mine, "background").locator("textarea")).to_have_value(background, timeout=WAIT)
+    # A nurse is never warned about her own save (its push reaches her page too).
+    outgoing.wait_for_timeout(1000)
+    expect(_field(mine, "situation").locator(".handover-live-notice")).to_be_hidden()
+    expect(_field(theirs, "background").locator(".handover-live-notice")).to_be_hidden()
+    # Saving again, typing on straight after, is still no warning.
+    _field(mine, "situation").locator("textarea").fill(situation + " Family informed.")
+    _field(mine, "situation").locator("button[type=submit]").click()
+    expect(_field(theirs, "situation").locator("textarea")).to_have_value(situation + " Family informed.",
+                                                                          timeout=WAIT)
+    outgoing.wait_for_timeout(1000)
+    expect(_field(mine, "situation").locator(".handover-live-notice")).to_be_hidden()
 
     # Both edit the same field from the same version: the second save is told, and shown the first.
     mine_text = "Chest clear on the right; crackles left base. Eating a little."
@@ -332,6 +343,7 @@ def test_two_nurses_write_the_handover_and_the_incoming_nurse_accepts(
     _field(mine, "assessment").locator("button[type=submit]").click()
     expect(_field(mine, "assessment").locator(".handover-saved-by")).to_contain_text("Saved by Nora Nurse",
                                                                                      timeout=WAIT)
+    expect(_field(mine, "assessment").locator(".handover-live-notice")).to_be_hidden()
     # While she types, the incoming nurse is warned that someone saved this field.
     expect(_field(theirs, "assessment").locator(".handover-live-notice")).to_contain_text(
         "Nora Nurse saved this while you were typing", timeout=WAIT)

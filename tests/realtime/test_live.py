@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,27 +13,9 @@ from app.domain.notifications.services import notify
 from app.extensions import socketio
 from app.realtime.live import rooms_for
 from tests import factories
-from tests.conftest import login
+from tests.conftest import live_events, login
 
-
-def _events(sio: Any, wait: float = 2.0) -> list[dict[str, Any]]:
-    """Received /live events; with a Redis message queue they arrive asynchronously."""
-    deadline = time.monotonic() + wait
-    got: list[dict[str, Any]] = []
-    while True:
-        got += [m["args"][0] for m in sio.get_received("/live") if m["name"] == "event"]
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
-
-
-@pytest.fixture(autouse=True)
-def _this_apps_server(app: Any) -> Iterator[None]:
-    """Other tests create apps too; point the shared SocketIO object at this app's server."""
-    previous = socketio.server
-    socketio.server = app.extensions["infirmary_socketio_server"]
-    yield
-    socketio.server = previous
+pytestmark = pytest.mark.usefixtures("socket_server")
 
 
 def _connect(app: Any, client: Any) -> Any:
@@ -76,12 +56,12 @@ def test_notification_is_pushed_after_commit_and_not_on_rollback(
 
     notify(db_session, kind="test", text="rolled back", user_ids=[nurse.id])
     db_session.rollback()
-    assert _events(sio, wait=0.5) == []
+    assert live_events(sio, wait=0.5) == []
 
     notify(db_session, kind="test", text="not for you", user_ids=[other.id])
     notify(db_session, kind="test", text="Bed 4 needs you", role="nurse")
     db_session.commit()
-    events = _events(sio)
+    events = live_events(sio)
     assert [e["text"] for e in events if e["type"] == "notification"] == ["Bed 4 needs you"]
     sio.disconnect("/live")
 
@@ -138,7 +118,7 @@ def test_an_admission_pushes_bed_updated_to_the_ward_room(
     sio.get_received("/live")
     factories.admitted(db_session, ward)
     db_session.commit()
-    events = [e for e in _events(sio) if e["type"] == "bed.updated"]
+    events = [e for e in live_events(sio) if e["type"] == "bed.updated"]
     assert events and events[0]["ward_id"] == ward.id
     # The ward page answers the re-fetch with just the bed grid.
     grid = client.get_htmx(f"/wards/{ward.id}").get_data(as_text=True)

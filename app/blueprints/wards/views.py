@@ -35,7 +35,7 @@ from app.domain.admissions import census as census_figures
 from app.domain.admissions.models import Encounter
 from app.domain.facilities import beds
 from app.domain.facilities import rules as bed_rules
-from app.domain.facilities.models import Bed, Ward
+from app.domain.facilities.models import Bed, BedReservation, Ward
 from app.domain.patients.models import Patient
 from app.extensions import db
 
@@ -84,16 +84,33 @@ def view_ward(ward_id: int) -> Response:
 
 # --- admitting -------------------------------------------------------------------------------
 
-def _admit_form(ward_id: int | None, formdata: Any = None) -> AdmitForm:
+def _admit_form(ward_id: int | None, formdata: Any = None, reservation: BedReservation | None = None) -> AdmitForm:
+    """The admission form. Available beds come first (the ward's own, then others), then the
+    bed of the reservation being used, then other reserved beds, each saying what it is held
+    for: the browser selects the first option when none is chosen, and that must never be a
+    bed held for someone else."""
     form = AdmitForm(formdata=formdata) if formdata is not None else AdmitForm(formdata=None)
     scope = current_user.scoped_ward_ids(Perm.ADMIT)
     free = beds.free_beds(db.session, sorted(scope) if scope is not None else None)
     reserved = adt.reserved_beds(db.session, current_user)
-    choices = [SelectChoice(b.id, f"{b.room.ward.name} · {b.label}") for b in free]
-    choices += [SelectChoice(b.id, f"{b.room.ward.name} · {b.label} ({_('reserved')})") for b in reserved]
-    if ward_id is not None:
-        choices.sort(key=lambda c: 0 if c.label.startswith(_ward_name(ward_id)) else 1)
-    form.bed_id.choices = choices
+    held = beds.active_reservations(db.session, [b.id for b in reserved])
+    in_ward = _ward_name(ward_id) if ward_id is not None else None
+
+    def rank(bed: Bed) -> tuple[int, int]:
+        using = reservation is not None and reservation.bed_id == bed.id
+        tier = 0 if using else 1 if bed.state == "available" else 2
+        return tier, 0 if bed.room.ward.name == in_ward else 1
+
+    def label(bed: Bed) -> str:
+        text = f"{bed.room.ward.name} · {bed.label}"
+        r = held.get(bed.id)
+        if r is not None and not (reservation is not None and reservation.id == r.id):
+            text += f" ({adt.reserved_for(db.session, r)})"
+        elif r is not None:
+            text += f" ({_('this reservation')})"
+        return text
+
+    form.bed_id.choices = [SelectChoice(b.id, label(b)) for b in sorted(free + reserved, key=rank)]
     form.attending_id.choices = [SelectChoice("", _("Choose…"))] + [
         SelectChoice(d.id, d.full_name) for d in adt.doctors(db.session)]
     nurses = adt.ward_nurses(db.session, ward_id) if ward_id is not None else []
@@ -106,47 +123,72 @@ def _ward_name(ward_id: int) -> str:
     return ward.name if ward is not None else ""
 
 
+def _reservation_in_use(reservation_id: int | None, bed: Bed | None) -> BedReservation | None:
+    """The reservation an admission carries (from the board's Admit link, through the search and
+    the form): active, and of the chosen bed. A lapsed one, or one of another bed (the user chose
+    a different bed), is dropped: the bed's own state then decides."""
+    if reservation_id is None:
+        return None
+    r = db.session.get(BedReservation, reservation_id)
+    if r is None or r.status != "active" or (bed is not None and r.bed_id != bed.id):
+        return None
+    return r
+
+
 def _admit_context(form: AdmitForm, patient: Patient | None, ward_id: int | None, q: str = "",
-                   error: str | None = None) -> dict[str, Any]:
+                   error: str | None = None, reservation: BedReservation | None = None) -> dict[str, Any]:
     return {"form": form, "patient": patient, "ward_id": ward_id, "q": q, "error": error,
-            "today": clock.hospital_today(), "candidates": None}
+            "today": clock.hospital_today(), "candidates": None, "reservation": reservation,
+            "reservation_id": reservation.id if reservation is not None else None}
 
 
 @bp.route("/admit", methods=["GET", "POST"])
 @require(Perm.ADMIT)
 def admit_patient() -> Response:
     """Find the patient (MRN or name), then the admission form: bed, source, attending,
-    diagnosis, expected discharge, nurse. A POST admits and opens the inpatient page."""
+    diagnosis, expected discharge, nurse. A POST admits and opens the inpatient page. A
+    reservation (the board's Admit on a reserved bed) travels through the search and the form;
+    one that names its patient opens the form for that patient."""
     bed_id = parse_id(request.values.get("bed_id"))
     bed = db.session.get(Bed, bed_id) if bed_id is not None else None
+    reservation = _reservation_in_use(parse_id(request.values.get("reservation_id")), bed)
+    if bed is None and reservation is not None:
+        bed = db.session.get(Bed, reservation.bed_id)
     ward_id = parse_id(request.values.get("ward_id")) or (bed.room.ward_id if bed is not None else None)
     patient_id = parse_id(request.values.get("patient_id"))
+    if (patient_id is None and request.method == "GET" and "search" not in request.args
+            and reservation is not None and reservation.patient_id is not None):
+        patient_id = reservation.patient_id
     found = adt.admission_patient(db.session, current_user, patient_id) if patient_id is not None else None
     patient = found.patient if found is not None else None
     admitted = found.admitted if found is not None else None
     if request.method == "GET":
         db.session.commit()  # the lookup is audited
-        form = _admit_form(ward_id)
-        if bed is not None:
+        form = _admit_form(ward_id, reservation=reservation)
+        if bed is not None and _may_preselect(bed, reservation, patient):
             form.bed_id.data = bed.id
-        reservation_id = parse_id(request.args.get("reservation_id"))
-        if reservation_id is not None:
-            form.reservation_id.data = str(reservation_id)
+        if reservation is not None:
+            form.reservation_id.data = str(reservation.id)
         if patient is not None:
             form.patient_id.data = str(patient.id)
         return render("wards/admit.html", None, admitted=admitted,
-                      **_admit_context(form, patient, ward_id, request.args.get("q", "")))
-    form = _admit_form(ward_id, request.form)
+                      **_admit_context(form, patient, ward_id, request.args.get("q", ""), reservation=reservation))
+    form = _admit_form(ward_id, request.form, reservation=reservation)
     status = 422
     if patient is None:
         form.form_errors.append(_("Choose the patient to admit."))
     elif form.validate_on_submit():
+        chosen = db.session.get(Bed, form.bed_id.data)
+        # The reservation goes with its own bed only: a different bed chosen on the form is
+        # admitted on that bed's own terms (refused if it is held for someone else).
+        using = reservation if reservation is not None and chosen is not None \
+            and reservation.bed_id == chosen.id else None
         try:
             encounter = adt.admit(
                 db.session, current_user, patient_id=patient.id, bed_id=form.bed_id.data,
                 source=form.source.data or "", attending_id=form.attending_id.data,
                 diagnosis=form.diagnosis.data, expected_discharge_on=form.expected_discharge_on.data,
-                nurse_id=form.nurse_id.data, reservation_id=parse_id(form.reservation_id.data))
+                nurse_id=form.nurse_id.data, reservation_id=using.id if using is not None else None)
         except DomainError as exc:
             db.session.rollback()
             place_error(form, exc, conflicts=True)
@@ -161,18 +203,29 @@ def admit_patient() -> Response:
         admitted = found.admitted if found is not None else None
         db.session.commit()  # the lookup is audited
     return render("wards/admit.html", "wards/_admit_form.html", status=status, admitted=admitted,
-                  **_admit_context(form, patient, ward_id))
+                  **_admit_context(form, patient, ward_id, reservation=reservation))
+
+
+def _may_preselect(bed: Bed, reservation: BedReservation | None, patient: Patient | None) -> bool:
+    """A bed named in the link is pre-selected only when this admission may take it: it is
+    available, or it is the bed of the reservation being used, or it is held for this patient."""
+    if bed.state == "available" or (reservation is not None and reservation.bed_id == bed.id):
+        return True
+    held = beds.active_reservations(db.session, [bed.id]).get(bed.id)
+    return held is not None and patient is not None and held.patient_id == patient.id
 
 
 @bp.route("/admit/candidates")
 @require(Perm.ADMIT)
 def search_admission_candidates() -> Response:
-    """Patients to admit, as you type (MRN or name); those already admitted are marked."""
+    """Patients to admit, as you type (MRN or name); those already admitted are marked. The
+    bed and reservation being admitted to ride along in each patient's link."""
     q = request.args.get("q", "")
     ward_id = parse_id(request.args.get("ward_id"))
     bed_id = parse_id(request.args.get("bed_id"))
-    context: dict[str, Any] = {"q": q, "ward_id": ward_id, "bed_id": bed_id, "error": None, "candidates": [],
-                               "today": clock.hospital_today(), "admitted": {}}
+    reservation_id = parse_id(request.args.get("reservation_id"))
+    context: dict[str, Any] = {"q": q, "ward_id": ward_id, "bed_id": bed_id, "reservation_id": reservation_id,
+                               "error": None, "candidates": [], "today": clock.hospital_today(), "admitted": {}}
     if q.strip():
         try:
             found = adt.admission_candidates(db.session, current_user, q)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, flash, request, url_for
+from flask import Response, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.blueprints.wards import bp
 from app.core import clock
 from app.core.errors import Conflict, DomainError
-from app.core.htmx import redirect_to, render
+from app.core.htmx import is_htmx, redirect_to, render
 from app.core.security import Perm, require
 from app.core.web import parse_id, parse_local_datetime
 from app.domain.admissions.models import Encounter
@@ -30,6 +30,12 @@ from app.extensions import db
 
 FIELDS = ("respiratory_rate", "spo2", "air_or_oxygen", "o2_flow", "systolic", "diastolic", "pulse",
           "consciousness", "temperature")
+
+
+@bp.app_template_filter("vital")
+def vital_filter(value: object, name: str) -> str:
+    """A vital sign as staff read it (rules.display): `{{ value|vital('pulse') }}`."""
+    return rules.display(name, value)
 
 
 def _form_values() -> dict[str, str]:
@@ -78,10 +84,15 @@ def record_vitals(encounter_id: int) -> Response:
         errors = getattr(exc, "errors", None) or {exc.field or "form": exc.message}
         return _record_page(encounter, 422, values=values, errors=errors, taken_at=taken_raw)
     alert = vitals.open_news2_alert(db.session, encounter.id)
+    # The header above the form is re-drawn from the newest set (this one, unless it was a
+    # late entry of an older time), so the page never shows the previous set as the last.
+    latest = vitals.latest_by_encounter(db.session, [encounter.id]).get(encounter.id)
+    still_open = alert is not None and vitals.chain_for(vs) is None
     db.session.commit()
     chain = escalation.CHAINS.get(alert.chain) if alert is not None else None
     return render("wards/vitals_saved.html", "wards/_vitals_saved.html", encounter=encounter, vs=vs,
-                  alert=alert, chain=chain, values=vitals.values_of(vs), scores=vitals.scores_of(vs),
+                  alert=alert, alert_still_open=still_open, chain=chain, latest=latest,
+                  header_oob=is_htmx(), values=vitals.values_of(vs), scores=vitals.scores_of(vs),
                   labels=rules.LABELS, acvpu=rules.ACVPU)
 
 
@@ -105,7 +116,7 @@ def preview_news2(encounter_id: int) -> Response:
         keep = {k: v for k, v in values.items() if k not in errors and not (
             k == "o2_flow" and "air_or_oxygen" in errors)}
         try:
-            preview = rules.score_set(rules.check(keep).values, encounter.spo2_scale or 1)
+            preview = rules.score_set(rules.check(keep, require_flow=False).values, encounter.spo2_scale or 1)
         except rules.ImplausibleVitals:
             preview = None
     return render("wards/_vitals_preview.html", "wards/_vitals_preview.html", status=422 if errors else 200,
@@ -205,8 +216,12 @@ def _alert_page(alert: Alert, status: int = 200, problem: str | None = None) -> 
         select(User.id, User.full_name).where(User.id.in_(wanted)))}
     chain = escalation.CHAINS.get(alert.chain, ())
     encounter = db.session.get(Encounter, alert.encounter_id) if alert.encounter_id else None
+    # A NEWS2 alert stays open after a calmer set: whoever acknowledges sees that newest set.
+    newest = None
+    if encounter is not None and alert.kind == vitals.NEWS2_KIND and alert.unresolved:
+        newest = vitals.latest_by_encounter(db.session, [encounter.id]).get(encounter.id)
     return render("wards/alert.html", "wards/_alert.html", status=status, alert=alert, chain=chain,
-                  names=names, encounter=encounter, problem=problem)
+                  names=names, encounter=encounter, problem=problem, newest=newest)
 
 
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
@@ -239,7 +254,7 @@ def _rota_page(status: int = 200, **context: Any) -> Response:
     context.setdefault("form", {})
     context.setdefault("errors", {})
     return render("wards/oncall.html", "wards/_oncall.html", status=status, shifts=shifts,
-                  doctors=doctors, teams=current_app.config["ON_CALL_TEAMS"],
+                  doctors=doctors, teams=escalation.team_labels(),
                   names={d.id: d.full_name for d in doctors}, **context)
 
 

@@ -138,8 +138,17 @@ def _reservation_to_use(session: DbSession, bed: Bed, patient_id: int,
         return None
     if active.id == reservation_id or active.patient_id == patient_id:
         return active
-    held = "another patient" if active.patient_id is not None else (active.note or "a pending admission")
-    raise Conflict(f"Bed {bed.label} is reserved for {held}. Use the reservation or choose another bed.")
+    raise Conflict(f"Bed {bed.label} is {reserved_for(session, active)}. Use the reservation or choose another bed.")
+
+
+def reserved_for(session: DbSession, reservation: BedReservation) -> str:
+    """What a reservation holds its bed for, in words: "reserved for <name>" when it names the
+    patient (only staff who may admit on that ward see it), else "reserved (<note>)"."""
+    if reservation.patient_id is not None:
+        held = session.get(Patient, reservation.patient_id)
+        if held is not None:
+            return f"reserved for {held.name}"
+    return f"reserved ({reservation.note})" if reservation.note else "reserved for a pending admission"
 
 
 def _take_bed(session: DbSession, bed: Bed, reservation: BedReservation | None) -> None:

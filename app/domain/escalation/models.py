@@ -55,6 +55,11 @@ class Alert(Base):
     def unresolved(self) -> bool:
         return self.status != "resolved"
 
+    @property
+    def awaiting_acknowledgement(self) -> bool:
+        """Open: nobody has taken it on yet, and it keeps escalating (the board's red badge)."""
+        return self.status == "open"
+
 
 class OnCallShift(Base):
     """Who carries a team's bleep between two times (the on-call rota)."""

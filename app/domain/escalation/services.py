@@ -41,10 +41,31 @@ UNRESOLVED = ("open", "acknowledged")
 Resolver = Callable[[DbSession, Alert], list[int]]
 
 
+def team_label(team: str) -> str:
+    """What staff read for an on-call team key (config ON_CALL_TEAM_LABELS): "Critical care"
+    for "critical_care"; a key with no label reads as itself, "_" as spaces, capitalised."""
+    labels = current_app.config.get("ON_CALL_TEAM_LABELS") or {}
+    return str(labels.get(team) or team.replace("_", " ").strip().capitalize())
+
+
+def team_labels() -> dict[str, str]:
+    """Every configured team key (ON_CALL_TEAMS) with its label, in the rota's order."""
+    return {t: team_label(t) for t in current_app.config["ON_CALL_TEAMS"]}
+
+
 @dataclass(frozen=True)
 class Level:
-    label: str  # who this level is, for the alert page ("charge nurses and attending doctor")
+    # Who this level is, for the alert page ("the ward's charge nurses and ..."); "{team}" is
+    # replaced by the label of the on-call team named by config key `team_key`.
+    text: str
     resolve: Resolver
+    team_key: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.team_key is None:
+            return self.text
+        return self.text.format(team=team_label(str(current_app.config[self.team_key])))
 
 
 def _encounter(session: DbSession, alert: Alert) -> Encounter | None:
@@ -109,7 +130,7 @@ def report_rota_gap(session: DbSession, team: str, at: datetime) -> bool:
                       for u in users_with_role(session, role)})
     since = (f"since {clock.to_local(last_end, clock.hospital_timezone()):%d %b %H:%M}"
              if last_end is not None else "at all")
-    text = (f"Nobody is on the {team} on-call rota {since}: alerts for that team go to the "
+    text = (f"Nobody is on the {team_label(team)} on-call rota {since}: alerts for that team go to the "
             "ward's doctors instead. Fill the rota.")
     notifications.notify(session, kind=ROTA_GAP_KIND, text=text, user_ids=keepers, link=target,
                          priority="high")
@@ -143,13 +164,17 @@ _news2_first = both(charge_nurses, attending_doctor)
 CHAINS: dict[str, tuple[Level, ...]] = {
     "news2_medium": (
         Level("the ward's charge nurses and the responsible doctor", _news2_first),
-        Level("the on-call doctor (escalation team)", on_call_team("ON_CALL_ESCALATION_TEAM")),
-        Level("the on-call emergency team", on_call_team("ON_CALL_EMERGENCY_TEAM")),
+        Level("the {team} on-call doctor (escalation team)", on_call_team("ON_CALL_ESCALATION_TEAM"),
+              "ON_CALL_ESCALATION_TEAM"),
+        Level("the {team} on-call team (emergency team)", on_call_team("ON_CALL_EMERGENCY_TEAM"),
+              "ON_CALL_EMERGENCY_TEAM"),
     ),
     "news2_high": (
-        Level("the ward's charge nurses, the responsible doctor and the on-call emergency team",
-              both(_news2_first, on_call_team("ON_CALL_EMERGENCY_TEAM"))),
-        Level("the on-call doctor (escalation team)", on_call_team("ON_CALL_ESCALATION_TEAM")),
+        Level("the ward's charge nurses, the responsible doctor and the {team} on-call team "
+              "(emergency team)", both(_news2_first, on_call_team("ON_CALL_EMERGENCY_TEAM")),
+              "ON_CALL_EMERGENCY_TEAM"),
+        Level("the {team} on-call doctor (escalation team)", on_call_team("ON_CALL_ESCALATION_TEAM"),
+              "ON_CALL_ESCALATION_TEAM"),
     ),
     "obs_overdue": (
         Level("the responsible nurse", responsible_nurse),
@@ -546,4 +571,4 @@ __all__ = ["CHAINS", "Level", "acknowledge_alert", "add_shift", "alert_path", "a
            "change_chain", "escalate", "follow_patient", "get_alert", "on_call", "open_alerts",
            "raise_alert", "recipients", "register_chain", "remove_shift", "report_rota_gap",
            "resolve_alert", "resolve_all_for_encounter", "resolve_for_encounter", "rota",
-           "rota_fallback", "ward_of"]
+           "rota_fallback", "team_label", "team_labels", "ward_of"]

@@ -42,16 +42,16 @@ def describe(bed: Bed) -> str:
     return f"{bed.room.ward.name} {bed.label}"
 
 
-def move(session: DbSession, bed: Bed, target: str, *, only_from: frozenset[str] | None = None,
+def move(session: DbSession, bed: Bed, target: str, *, only_from: frozenset[str],
          note: str | None = None, refusal: str | None = None) -> None:
-    """Move `bed` to `target` if its state in the database allows it (and is one of
-    `only_from`, when given), else Conflict.
+    """Move `bed` to `target` if its state in the database is one of `only_from` (and the
+    move is allowed at all), else Conflict.
 
     The WHERE clause, not the state this session read earlier, decides: that is what keeps a
-    bed from holding two patients when two transactions race for it."""
-    sources = rules.sources_for(target)
-    if only_from is not None:
-        sources &= only_from
+    bed from holding two patients when two transactions race for it. Every caller names the
+    states it expects, so a move allowed from some other state (occupied -> reserved, when a
+    cancel gives a reservation back) can never fire in a race."""
+    sources = rules.sources_for(target) & only_from
     result = session.execute(
         update(Bed)
         .where(Bed.id == bed.id, Bed.state.in_(sorted(sources)))
@@ -87,7 +87,7 @@ def mark_clean(session: DbSession, actor: Actor, bed_id: int) -> Bed:
     if bed.state != "cleaning":
         raise Conflict(f"Bed {bed.label} is not waiting for cleaning (it is "
                        f"{rules.STATE_LABELS.get(bed.state, bed.state)}).")
-    move(session, bed, "available")
+    move(session, bed, "available", only_from=frozenset({"cleaning"}))
     audit.record(session, actor, "bed.cleaned", bed, before={"state": "cleaning"},
                  after={"state": "available"})
     _changed(session, bed)
@@ -103,7 +103,7 @@ def take_out_of_service(session: DbSession, actor: Actor, bed_id: int, reason: s
     if before not in rules.sources_for("out_of_service"):
         raise Conflict(f"Bed {bed.label} is {rules.STATE_LABELS.get(before, before)}: only a free "
                        "bed (available or cleaning) can be taken out of service.")
-    move(session, bed, "out_of_service", note=note)
+    move(session, bed, "out_of_service", only_from=frozenset({"available", "cleaning"}), note=note)
     audit.record(session, actor, "bed.out_of_service", bed, before={"state": before},
                  after={"state": "out_of_service"}, reason=note)
     _changed(session, bed)
@@ -116,7 +116,7 @@ def return_to_service(session: DbSession, actor: Actor, bed_id: int) -> Bed:
     authorize_ward(actor, Perm.BED_MANAGE, ward_id_of(bed))
     if bed.state != "out_of_service":
         raise Conflict(f"Bed {bed.label} is not out of service.")
-    move(session, bed, "available")
+    move(session, bed, "available", only_from=frozenset({"out_of_service"}))
     audit.record(session, actor, "bed.in_service", bed, before={"state": "out_of_service"},
                  after={"state": "available"})
     _changed(session, bed)
@@ -157,7 +157,7 @@ def reserve_bed(session: DbSession, actor: Actor, bed_id: int, *, patient_id: in
     if bed.state != "available":
         raise Conflict(f"Bed {bed.label} is {rules.STATE_LABELS.get(bed.state, bed.state)}: only an "
                        "available bed can be reserved.")
-    move(session, bed, "reserved", note=text,
+    move(session, bed, "reserved", only_from=frozenset({"available"}), note=text,
          refusal=f"Bed {bed.label} was just taken or reserved by someone else. Choose another bed.")
     now = clock.now()
     reservation = BedReservation(bed_id=bed.id, patient_id=patient_id, note=text,
@@ -202,7 +202,7 @@ def cancel_reservation(session: DbSession, actor: Actor, reservation_id: int,
     why = _clean_note(reason, "reason")
     if not _end_reservation(session, reservation, "cancelled"):
         raise Conflict("That reservation has already ended (used, lapsed or cancelled).")
-    move(session, bed, "available")
+    move(session, bed, "available", only_from=frozenset({"reserved"}))
     _cancel_due_row(session, reservation.id)
     audit.record(session, actor, "bed.reservation_cancelled", reservation,
                  patient_id=reservation.patient_id, before={"status": "active"},
@@ -257,7 +257,7 @@ def expire_reservation(session: DbSession, actor: Actor, reservation_id: int) ->
         return False
     bed = get_bed(session, reservation.bed_id)
     if bed.state == "reserved":
-        move(session, bed, "available")
+        move(session, bed, "available", only_from=frozenset({"reserved"}))
     audit.record(session, actor, "bed.reservation_expired", reservation,
                  patient_id=reservation.patient_id, before={"status": "active"},
                  after={"status": "expired"})

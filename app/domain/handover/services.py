@@ -420,7 +420,7 @@ def close_handover(session: DbSession, actor: Actor, session_id: int,
 
 def _entry_label(entry: HandoverEntry) -> str:
     bed = entry.encounter.bed
-    return f"{entry.patient.name} (bed {bed.code})" if bed is not None else entry.patient.name
+    return f"{entry.patient.name} (bed {bed.label})" if bed is not None else entry.patient.name
 
 
 def record_print(session: DbSession, actor: Actor, hs: HandoverSession, size: int) -> None:

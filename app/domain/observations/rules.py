@@ -272,6 +272,14 @@ IMPOSSIBLE = {
 }
 
 
+def in_sentence(name: str) -> str:
+    """A field's label inside a sentence: "systolic BP", "oxygen flow", but "SpO₂" kept as is
+    (a first word with another capital is an abbreviation)."""
+    label = LABELS[name]
+    first = label.split(" ", 1)[0]
+    return label if any(c.isupper() for c in first[1:]) else label[:1].lower() + label[1:]
+
+
 class ImplausibleVitals(ValueError):
     """Values no living patient has, or that contradict each other; one message per field."""
 
@@ -291,7 +299,7 @@ def _number(name: str, raw: object, errors: dict[str, str]) -> Decimal | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if isinstance(raw, bool):
-        errors[name] = f"Enter the {LABELS[name].lower()} as a number."
+        errors[name] = f"Enter the {in_sentence(name)} as a number."
         return None
     try:
         text = str(raw).strip().replace(",", ".")
@@ -299,10 +307,10 @@ def _number(name: str, raw: object, errors: dict[str, str]) -> Decimal | None:
             raise InvalidOperation
         value = Decimal(text)
     except InvalidOperation:
-        errors[name] = f"Enter the {LABELS[name].lower()} as a number."
+        errors[name] = f"Enter the {in_sentence(name)} as a number."
         return None
     if not value.is_finite():
-        errors[name] = f"Enter the {LABELS[name].lower()} as a number."
+        errors[name] = f"Enter the {in_sentence(name)} as a number."
         return None
     # The range first: quantizing 1e30 to 0.1 overflows Decimal's precision (InvalidOperation);
     # within the limits (all below 1,000) it cannot.
@@ -315,10 +323,10 @@ def _number(name: str, raw: object, errors: dict[str, str]) -> Decimal | None:
             errors[name] = IMPOSSIBLE[name].format(v=_show(value))
         return None
     if name in INTEGER_FIELDS and value != value.to_integral_value():
-        errors[name] = f"Enter the {LABELS[name].lower()} as a whole number."
+        errors[name] = f"Enter the {in_sentence(name)} as a whole number."
         return None
     if name in ("temperature", "o2_flow") and value != value.quantize(Decimal("0.1")):
-        errors[name] = f"Enter the {LABELS[name].lower()} to one decimal place."
+        errors[name] = f"Enter the {in_sentence(name)} to one decimal place."
         return None
     return value
 
@@ -327,11 +335,13 @@ def _show(value: Decimal) -> str:
     return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
 
 
-def check(raw: Mapping[str, object]) -> Checked:
+def check(raw: Mapping[str, object], *, require_flow: bool = True) -> Checked:
     """Parse and check one set as typed (strings or numbers; blank means not measured).
 
     Raises ImplausibleVitals with every impossible or contradictory field; returns the values
-    with the unusual-but-possible ones listed as flags."""
+    with the unusual-but-possible ones listed as flags. `require_flow=False` lets a set on
+    oxygen with no flow through (the live preview scores it while the nurse is still typing;
+    saving always requires it)."""
     errors: dict[str, str] = {}
     nums = {n: _number(n, raw.get(n), errors) for n in LIMITS}
     acvpu_raw = raw.get("consciousness")
@@ -354,6 +364,9 @@ def check(raw: Mapping[str, object]) -> Checked:
                                       "air or oxygen."
         elif air == OXYGEN and flow == 0:
             errors["o2_flow"] = "Oxygen at 0 L/min is room air: choose air, or enter the flow."
+    elif flow is None and air == OXYGEN and "o2_flow" not in errors and require_flow:
+        # Without the flow the chart cannot show how much support the score reflects.
+        errors["o2_flow"] = "Give the oxygen flow (L/min)."
     sbp, dbp = nums["systolic"], nums["diastolic"]
     if sbp is not None and dbp is not None and sbp <= dbp:
         errors["diastolic"] = (f"The diastolic pressure ({_show(dbp)}) must be below the systolic "
@@ -378,6 +391,27 @@ def check(raw: Mapping[str, object]) -> Checked:
                                 "re-check it.")
             result.flagged_fields.append(name)
     return result
+
+
+def display(name: str, value: object) -> str:
+    """A stored or entered value as staff read it: RR, SpO2, BP and pulse as whole numbers,
+    temperature to one decimal, the oxygen flow as entered (no trailing zeros); coded values
+    (air/oxygen, ACVPU) unchanged; None as an empty string."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and name not in LIMITS:
+        return value
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    if name in INTEGER_FIELDS:
+        return str(int(number.to_integral_value()))
+    if name == "temperature":
+        return str(number.quantize(Decimal("0.1")))
+    return _show(number.normalize()) if name in LIMITS else str(value)
 
 
 def _int(value: Decimal | None) -> int | None:

@@ -192,22 +192,44 @@ def open_news2_alert(session: DbSession, encounter_id: int) -> Alert | None:
         Alert.status.in_(escalation.UNRESOLVED)).order_by(Alert.id.desc()).limit(1))
 
 
-def evaluate_news2(session: DbSession, encounter: Encounter, latest: VitalSigns | None) -> Alert | None:
+def _episode_still_triggers(session: DbSession, encounter_id: int, alert: Alert) -> bool:
+    """Whether any final set of the alert's episode (its first triggering set and every set
+    after it) still calls for escalation."""
+    first = alert.subject_key.rsplit(":", 1)[-1]
+    if not first.isdigit():
+        return False
+    sets = session.scalars(select(VitalSigns).where(
+        VitalSigns.encounter_id == encounter_id, VitalSigns.status == "final", VitalSigns.id >= int(first)))
+    return any(chain_for(vs) is not None for vs in sets)
+
+
+def evaluate_news2(session: DbSession, encounter: Encounter, latest: VitalSigns | None,
+                   *, withdrawn: bool = False) -> Alert | None:
     """Bring the admission's NEWS2 alert in line with its newest set.
 
     One alert per episode: subject_key "enc:<encounter>:vs:<first triggering set>". While sets
     keep triggering, the same alert stands (a rise from medium to high moves it onto the high
-    chain, open again); the first set that no longer triggers resolves it, and a later trigger
-    opens a new episode."""
+    chain, open again). A set that no longer triggers resolves an ACKNOWLEDGED alert only: an
+    unacknowledged one stays open and keeps escalating, because one mistyped or optimistic set
+    must not cancel an escalation nobody has taken on (the alert page shows the newer set to
+    whoever acknowledges). `withdrawn`: a set was marked entered in error; the alert resolves
+    if no set of its episode still triggers (the sets that raised it were the mistake)."""
     chain = chain_for(latest)
     current = open_news2_alert(session, encounter.id)
     if chain is None:
-        if current is not None:
+        if current is None:
+            return None
+        if withdrawn and not _episode_still_triggers(session, encounter.id, current):
+            escalation.resolve_alert(session, kind=NEWS2_KIND, subject_key=current.subject_key,
+                                     resolution="The set that raised it was entered in error.")
+            return None
+        if current.status == "acknowledged":
             what = "entered in error" if latest is None else (
                 f"NEWS2 {latest.news2_total}" if latest.news2_total is not None else "NEWS2 incomplete")
             escalation.resolve_alert(session, kind=NEWS2_KIND, subject_key=current.subject_key,
                                      resolution=f"The newest set no longer needs escalation ({what}).")
-        return None
+            return None
+        return current
     assert latest is not None
     text = news2_text(encounter, latest)
     if current is None:
@@ -257,7 +279,8 @@ def mark_entered_in_error(session: DbSession, actor: Actor, vital_signs_id: int,
     audit.record(session, actor, "vitals.entered_in_error", vs, patient_id=vs.patient_id,
                  before={"status": "final"}, after={"status": vs.status}, reason=vs.error_reason)
     if encounter.status == "in-progress":
-        evaluate_news2(session, encounter, latest_by_encounter(session, [encounter.id]).get(encounter.id))
+        evaluate_news2(session, encounter, latest_by_encounter(session, [encounter.id]).get(encounter.id),
+                       withdrawn=True)
     events.vitals_recorded.send(session, vital_signs_id=vs.id, patient_id=vs.patient_id,
                                 encounter_id=encounter.id, ward_id=encounter.ward_id,
                                 news2_total=vs.news2_total, news2_band=vs.news2_band)

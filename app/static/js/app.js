@@ -33,6 +33,20 @@
     if (next) { next.focus(); ev.preventDefault(); }
   });
 
+  // Keyboard-first boards (DESIGN §4): the page opens with focus on its first link, unless
+  // the user already moved it. Only on load: live refreshes of the board must not steal focus.
+  function focusFirst() {
+    var board = document.querySelector("[data-focus-first]");
+    var first = board && board.querySelector("a[href]");
+    var active = document.activeElement;
+    if (first && (!active || active === document.body)) { first.focus(); }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", focusFirst);
+  } else {
+    focusFirst();
+  }
+
   // After htmx swaps in a form, put the cursor where the user needs it.
   document.addEventListener("htmx:afterSwap", function (ev) {
     var target = ev.detail.target;

@@ -34,15 +34,55 @@
       });
   }
 
+  // This page's own saves: while one is in flight its push may arrive before the response that
+  // swaps in the new version, and must not read as someone else's save. Such a push waits for
+  // the response; then the field holds that version (own save: nothing to do) or shows the 409.
+  var saving = {};  // "entry-field" -> true while this page's save of the field is in flight
+  var waiting = {}; // "entry-field" -> the newest push that arrived meanwhile
+  function keyOf(f) { return f.getAttribute("data-entry") + "-" + f.getAttribute("data-field"); }
+  function fieldOf(el) { return el && el.closest ? el.closest(".handover-field") : null; }
+  function settled(f) {
+    if (!f) { return; }
+    var k = keyOf(f);
+    if (!saving[k]) { return; }
+    delete saving[k];
+    var ev = waiting[k];
+    delete waiting[k];
+    if (ev) { applySave(ev); }
+  }
+  root.addEventListener("htmx:beforeRequest", function (e) {
+    var f = fieldOf(e.target);
+    if (!f || (e.detail && e.detail.requestConfig && e.detail.requestConfig.verb !== "post")) { return; }
+    var k = keyOf(f);
+    saving[k] = true;
+    // Never wait forever (a response lost with the network): the reconnect catches up anyway.
+    setTimeout(function () { settled(form(f.getAttribute("data-entry"), f.getAttribute("data-field"))); }, 15000);
+  });
+  // The swapped-out form may be detached when htmx reports on it, so listen on the document
+  // and also take the new form's arrival (htmx:load) as the end of the save.
+  document.addEventListener("htmx:afterRequest", function (e) { settled(fieldOf(e.detail && e.detail.elt)); });
+  root.addEventListener("htmx:load", function (e) {
+    var el = e.detail && e.detail.elt;
+    settled(el && el.classList && el.classList.contains("handover-field") ? el : fieldOf(el));
+  });
+
   function applySave(ev) {
     var f = form(ev.entry_id, ev.field);
     var box = textarea(f);
     if (!f || !box || ev.version <= versionOf(f)) { return; }
-    // A field showing a conflict holds the nurse's unsaved merge, even if it looks unchanged.
-    var typing = box.value !== box.defaultValue || f.querySelector(".handover-conflict");
+    var k = keyOf(f);
+    if (saving[k]) {
+      if (!waiting[k] || waiting[k].version < ev.version) { waiting[k] = ev; }
+      return;
+    }
     fetchField(f).then(function (fresh) {
       var current = form(ev.entry_id, ev.field);
-      if (!fresh || !current) { return; }
+      var box = textarea(current);
+      // Judged now, not when the push came: the page may meanwhile hold that version (its own
+      // save landed) or the nurse may have started or finished typing.
+      if (!fresh || !current || !box || ev.version <= versionOf(current) || saving[keyOf(current)]) { return; }
+      // A field showing a conflict holds the nurse's unsaved merge, even if it looks unchanged.
+      var typing = box.value !== box.defaultValue || current.querySelector(".handover-conflict");
       var theirs = textarea(fresh);
       if (!typing) {
         // Not typing here: take their text and version.

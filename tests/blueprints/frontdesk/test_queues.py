@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from app.domain.frontdesk import services as frontdesk
 from app.domain.frontdesk.models import QueueTicket
 from app.extensions import socketio
 from tests import factories
-from tests.conftest import login
+from tests.conftest import live_events, login
 from tests.domain.frontdesk import support
 from tests.domain.frontdesk.support import MONDAY_9AM
 
@@ -123,26 +122,8 @@ def test_the_waiting_room_display_account_sees_the_board_and_no_patient(
         assert client.get(page).status_code == 403, page
 
 
-@pytest.fixture()
-def _this_apps_server(app: Any) -> Iterator[None]:
-    previous = socketio.server
-    socketio.server = app.extensions["infirmary_socketio_server"]
-    yield
-    socketio.server = previous
-
-
-def _events(sio: Any, wait: float = 2.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + wait
-    got: list[dict[str, Any]] = []
-    while True:
-        got += [m["args"][0] for m in sio.get_received("/live") if m["name"] == "event"]
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
-
-
 def test_a_check_in_is_pushed_to_the_board_after_commit_only(
-    app: Any, client: Any, db_session: Any, make_user: Any, monday: Any, _this_apps_server: None
+    app: Any, client: Any, db_session: Any, make_user: Any, monday: Any, socket_server: None
 ) -> None:
     clinic = support.clinic(db_session, department="radiology")
     other = support.clinic(db_session, department="dental")
@@ -157,20 +138,20 @@ def test_a_check_in_is_pushed_to_the_board_after_commit_only(
 
     frontdesk.register_walk_in(db_session, SYSTEM, patient.id, clinic.id)
     db_session.rollback()
-    assert _events(sio, wait=0.5) == []
+    assert live_events(sio, wait=0.5) == []
 
     frontdesk.register_walk_in(db_session, SYSTEM, factories.patient(db_session).id, other.id)
     ticket = frontdesk.register_walk_in(db_session, SYSTEM, patient.id, clinic.id)
     db_session.commit()
-    assert _events(sio) == [{"type": "queue.updated", "department": "radiology"}]
+    assert live_events(sio) == [{"type": "queue.updated", "department": "radiology"}]
     frontdesk.move_ticket(db_session, SYSTEM, ticket.id, "call", room="X-ray 1")
     db_session.commit()
-    assert _events(sio) == [{"type": "queue.updated", "department": "radiology"}]
+    assert live_events(sio) == [{"type": "queue.updated", "department": "radiology"}]
     sio.disconnect("/live")
 
 
 def test_watch_queue_is_refused_without_the_permission(
-    app: Any, client: Any, make_user: Any, _this_apps_server: None
+    app: Any, client: Any, make_user: Any, socket_server: None
 ) -> None:
     login(client, make_user("pharmacist").username)
     sio = socketio.test_client(app, namespace="/live", flask_test_client=client)

@@ -291,3 +291,77 @@ def test_the_encounter_page_shows_earlier_summaries_and_closes_the_undo_after_th
         assert 'id="discharge-final"' in page and 'id="cancel-discharge-form"' not in page
     finally:
         app.config["DISCHARGE_UNDO_HOURS"] = 24
+
+
+def _selected_bed(body: str) -> list[str]:
+    import re
+
+    select = re.search(r'<select[^>]*name="bed_id"[^>]*>(.*?)</select>', body, re.S)
+    assert select is not None
+    return re.findall(r'<option[^>]*selected[^>]*value="(\d+)"|<option[^>]*value="(\d+)"[^>]*selected', select.group(1))
+
+
+def test_a_reserved_bed_is_admitted_to_through_search_pick_and_form(
+        client: Any, login_as: Any, db_session: Any) -> None:
+    """The board's Admit on a reserved bed: the reservation rides through the search, the
+    patient's link and the form, and the admission uses it."""
+    import html
+    import re
+
+    from app.domain.facilities import beds as bed_service
+    from app.domain.facilities.models import BedReservation
+
+    ward = factories.ward(db_session, beds=3, name="Acute Medical")
+    doctor = factories.staff(db_session, "doctor", name="Dr Dara Doctor")
+    patient = factories.patient(db_session, family="Okonkwo", given="Chinwe")
+    waiting = factories.patient(db_session, family="Waiting", given="Will")
+    nurse = login_as("nurse", [ward.id])
+    anonymous, named, free = _beds(ward)
+    r = bed_service.reserve_bed(db_session, nurse, anonymous, note="From ED cubicle 4")
+    held = bed_service.reserve_bed(db_session, nurse, named, patient_id=waiting.id, note="Elective from clinic")
+    db_session.commit()
+
+    board = html.unescape(client.get(f"/wards/{ward.id}").get_data(as_text=True))
+    link = f"/wards/admit?bed_id={anonymous}&reservation_id={r.id}"
+    assert link in board
+    search = client.get(link).get_data(as_text=True)
+    assert f'name="reservation_id" value="{r.id}"' in search and f'name="bed_id" value="{anonymous}"' in search
+    found = html.unescape(client.get_htmx(
+        f"/wards/admit/candidates?q={patient.mrn}&bed_id={anonymous}&reservation_id={r.id}&search=1")
+        .get_data(as_text=True))
+    pick = re.search(r'href="(/wards/admit\?[^"]*patient_id=' + str(patient.id) + r'[^"]*)"', found)
+    assert pick is not None and f"reservation_id={r.id}" in pick.group(1)
+    form = client.get(pick.group(1)).get_data(as_text=True)
+    hidden = re.search(r'<input[^>]*name="reservation_id"[^>]*>', form)
+    assert "OKONKWO" in form and hidden is not None and f'value="{r.id}"' in hidden.group(0)
+    assert [v for pair in _selected_bed(form) for v in pair if v] == [str(anonymous)]
+    assert "reserved for WAITING" in html.unescape(form)  # the other reserved bed says whom it is for
+
+    fields = {"patient_id": patient.id, "bed_id": anonymous, "source": "emergency", "attending_id": doctor.id,
+              "diagnosis": "Sepsis", "reservation_id": r.id}
+    done = client.post_form(f"/wards/admit?ward_id={ward.id}", fields, htmx=True)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    e = db_session.scalar(select(Encounter).where(Encounter.patient_id == patient.id))
+    assert done.headers["HX-Redirect"] == f"/wards/encounters/{e.id}" and e.bed_id == anonymous
+    assert db_session.scalar(select(BedReservation.status).where(BedReservation.id == r.id)) == "used"
+
+    # A reservation that names its patient opens the form for that patient.
+    named_form = html.unescape(client.get(f"/wards/admit?bed_id={named}&reservation_id={held.id}")
+                               .get_data(as_text=True))
+    assert "WAITING" in named_form and f'name="patient_id" value="{waiting.id}"' in named_form
+    assert [v for pair in _selected_bed(named_form) for v in pair if v] == [str(named)]
+
+    # Anyone else: the form pre-selects the free bed, never the bed held for someone else;
+    # choosing it anyway is refused, naming whom it is held for.
+    other = factories.patient(db_session, family="Other")
+    db_session.commit()
+    plain = client.get(f"/wards/admit?ward_id={ward.id}&patient_id={other.id}").get_data(as_text=True)
+    first = re.search(r'<select[^>]*name="bed_id"[^>]*>\s*<option[^>]*value="(\d+)"', plain)
+    assert first is not None and first.group(1) == str(free) and not _selected_bed(plain)
+    pointed = client.get(f"/wards/admit?bed_id={named}&patient_id={other.id}").get_data(as_text=True)
+    assert not _selected_bed(pointed)
+    refused = client.post_form("/wards/admit", {**fields, "patient_id": other.id, "bed_id": named,
+                                                "reservation_id": ""}, htmx=True)
+    body = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 409 and f"is reserved for {waiting.name}." in body
+    assert _state(db_session, named) == "reserved"

@@ -3,8 +3,7 @@ pushes that refresh other browsers), and the on-call rota page."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -18,26 +17,10 @@ from app.domain.notifications.models import Notification
 from app.domain.observations import services as vitals
 from app.extensions import socketio
 from tests import factories
-from tests.conftest import login
+from tests.conftest import live_events, login
 from tests.domain.observations.support import HIGH, MEDIUM, NORMAL, ward_with_patient
 
-
-@pytest.fixture(autouse=True)
-def _this_apps_server(app: Any) -> Iterator[None]:
-    previous = socketio.server
-    socketio.server = app.extensions["infirmary_socketio_server"]
-    yield
-    socketio.server = previous
-
-
-def _events(sio: Any, wait: float = 2.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + wait
-    got: list[dict[str, Any]] = []
-    while True:
-        got += [m["args"][0] for m in sio.get_received("/live") if m["name"] == "event"]
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
+pytestmark = pytest.mark.usefixtures("socket_server")
 
 
 def _alert(db_session: Any, w: Any) -> Alert:
@@ -91,10 +74,67 @@ def test_a_nurse_of_another_ward_gets_403(client: Any, db_session: Any, login_as
     assert alert.status == "open"
 
 
+def test_a_normal_set_leaves_the_alert_open_and_the_acknowledger_sees_it(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    login(client, w.nurse.username)
+    saved = client.post_form(f"/wards/encounters/{w.encounter.id}/vitals", NORMAL)
+    assert saved.status_code == 200
+    body = saved.get_data(as_text=True)
+    assert 'id="escalation-still-open"' in body and 'id="escalation-sent"' not in body
+    newest = vitals.latest_by_encounter(db_session, [w.encounter.id])[w.encounter.id]
+    at = clock.to_local(newest.taken_at, clock.hospital_timezone()).strftime("%H:%M")
+    login(client, w.charge.username)
+    assert f'id="alert-{alert.id}"' in client.get("/wards/alerts").get_data(as_text=True)
+    page = client.get(f"/wards/alerts/{alert.id}").get_data(as_text=True)
+    assert "Open: not yet acknowledged" in page and 'id="acknowledge"' in page
+    assert f'id="alert-newest-set">NEWS2 0 at {at}<' in page
+    assert client.post_form(f"/wards/alerts/{alert.id}/acknowledge").status_code == 200
+    db_session.refresh(alert)
+    assert alert.status == "acknowledged"
+    # Acknowledged, the next set that needs no escalation closes it.
+    login(client, w.nurse.username)
+    assert client.post_form(f"/wards/encounters/{w.encounter.id}/vitals", NORMAL).status_code == 200
+    db_session.refresh(alert)
+    assert alert.status == "resolved"
+
+
+def test_the_board_badge_turns_calm_once_acknowledged(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    alert = _alert(db_session, w)
+    login(client, w.charge.username)
+    board = client.get(f"/wards/{w.ward.id}").get_data(as_text=True)
+    assert re.search(r'class="badge text-bg-danger bed-alerts" data-count="1"[^>]*>1 alert\(s\)<', board)
+    client.post_form(f"/wards/alerts/{alert.id}/acknowledge")
+    board = client.get(f"/wards/{w.ward.id}").get_data(as_text=True)
+    assert "text-bg-danger bed-alerts" not in board
+    assert re.search(r'bed-alerts bed-alerts-acknowledged" data-count="0" data-acknowledged="1"[^>]*>'
+                     r'1 alert, acknowledged<', board)
+
+
+def test_alert_chain_text_names_teams_by_label(client: Any, db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, HIGH)
+    alert = vitals.open_news2_alert(db_session, w.encounter.id)
+    assert alert is not None
+    db_session.commit()
+    login(client, w.charge.username)
+    page = client.get(f"/wards/alerts/{alert.id}").get_data(as_text=True)
+    assert "the Critical care on-call team (emergency team)" in page
+    assert "the Medical on-call doctor (escalation team)" in page
+    assert "critical_care" not in page
+    client.application.config["ON_CALL_TEAM_LABELS"] = {}
+    try:
+        assert escalation.team_label("critical_care") == "Critical care"
+    finally:
+        client.application.config["ON_CALL_TEAM_LABELS"] = {"medical": "Medical", "critical_care": "Critical care"}
+
+
 def test_a_resolved_alert_cannot_be_acknowledged(client: Any, db_session: Any) -> None:
     w = ward_with_patient(db_session)
     alert = _alert(db_session, w)
-    vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL)
+    escalation.resolve_alert(db_session, kind="news2", subject_key=alert.subject_key,
+                             resolution="The patient was reviewed.")
     db_session.commit()
     login(client, w.charge.username)
     assert client.post_form(f"/wards/alerts/{alert.id}/acknowledge").status_code == 409
@@ -110,15 +150,15 @@ def test_the_alert_reaches_the_charge_nurses_browser_live(app: Any, client: Any,
     assert sio.is_connected("/live")
     sio.get_received("/live")
     alert = _alert(db_session, w)
-    got = _events(sio)
+    got = live_events(sio)
     toasts = [e for e in got if e["type"] == "notification"]
     assert toasts and toasts[0]["priority"] == "high" and toasts[0]["link"] == f"/wards/alerts/{alert.id}"
-    assert any(e["type"] == "alert.updated" and e["id"] == alert.id for e in got + _events(sio, 0.3))
+    assert any(e["type"] == "alert.updated" and e["id"] == alert.id for e in got + live_events(sio, 0.3))
     # Someone else acknowledging refreshes this browser's lists.
     from app.domain.escalation import services as escalation
     escalation.acknowledge_alert(db_session, w.doctor, alert.id)
     db_session.commit()
-    later = _events(sio)
+    later = live_events(sio)
     assert any(e["type"] == "alert.updated" and e["status"] == "acknowledged" for e in later)
     sio.disconnect("/live")
 
@@ -144,7 +184,12 @@ def test_on_call_rota_page(client: Any, db_session: Any, login_as: Any) -> None:
     assert ok.status_code == 303
     shift = db_session.scalar(select(OnCallShift).where(OnCallShift.user_id == w.doctor.id))
     assert shift is not None and shift.team == "medical"
-    assert w.doctor.full_name in client.get("/wards/on-call").get_data(as_text=True)
+    rota = client.get("/wards/on-call").get_data(as_text=True)
+    assert w.doctor.full_name in rota
+    # Teams read as labels (ON_CALL_TEAM_LABELS), never as their keys.
+    assert f'<tr id="shift-{shift.id}"><td data-team="medical">Medical</td>' in rota
+    assert '<option value="critical_care">Critical care</option>' in rota
+    assert ">critical_care<" not in rota and ">medical<" not in rota
     assert client.post_form(f"/wards/on-call/{shift.id}/remove", {"reason": ""}).status_code == 422
     assert client.post_form(f"/wards/on-call/{shift.id}/remove", {"reason": "swap"}).status_code == 303
     # Kept (who was on call stays answerable), ended now, off the rota from now on.

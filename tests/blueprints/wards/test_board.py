@@ -5,8 +5,6 @@ nurse, expected discharge), the cleaning list (no names), the census, and the li
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,7 +23,7 @@ from app.domain.observations import rules as obs_rules
 from app.domain.observations.services import record_vitals
 from app.extensions import socketio
 from tests import factories
-from tests.conftest import login
+from tests.conftest import live_events, login
 
 HIGH = obs_rules.VitalsInput(respiratory_rate=25, spo2=91, air_or_oxygen="air", systolic=120, diastolic=80,
                              pulse=95, consciousness="A", temperature=Decimal("38.5"))
@@ -240,26 +238,8 @@ def test_the_census_counts_today(client: Any, login_as: Any, db_session: Any, wa
 
 # --- live ----------------------------------------------------------------------------------
 
-@pytest.fixture()
-def _this_apps_server(app: Any) -> Iterator[None]:
-    previous = socketio.server
-    socketio.server = app.extensions["infirmary_socketio_server"]
-    yield
-    socketio.server = previous
-
-
-def _events(sio: Any, wait: float = 2.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + wait
-    got: list[dict[str, Any]] = []
-    while True:
-        got += [m["args"][0] for m in sio.get_received("/live") if m["name"] == "event"]
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
-
-
 def test_vitals_and_doses_push_bed_updated_for_that_bed(app: Any, client: Any, db_session: Any, make_user: Any,
-                                                        _this_apps_server: Any) -> None:
+                                                        socket_server: Any) -> None:
     from app.core import events
 
     ward = factories.ward(db_session, beds=2)
@@ -271,19 +251,19 @@ def test_vitals_and_doses_push_bed_updated_for_that_bed(app: Any, client: Any, d
     sio.get_received("/live")
     record_vitals(db_session, SYSTEM, e.id, NORMAL)
     db_session.commit()
-    got = [x for x in _events(sio) if x["type"] == "bed.updated"]
+    got = [x for x in live_events(sio) if x["type"] == "bed.updated"]
     assert got and got[0] == {"type": "bed.updated", "id": e.bed_id, "ward_id": ward.id}
     sio.get_received("/live")
     events.administered.send(db_session, administration_id=1, prescription_id=1, patient_id=e.patient_id,
                              encounter_id=e.id, drug_id=1, outcome="given", scheduled_dose_id=None)
     db_session.commit()
-    got = [x for x in _events(sio) if x["type"] == "bed.updated"]
+    got = [x for x in live_events(sio) if x["type"] == "bed.updated"]
     assert got and got[0]["id"] == e.bed_id
     sio.disconnect("/live")
 
 
 def test_a_vacated_bed_reaches_housekeeping_without_a_name(app: Any, client: Any, db_session: Any,
-                                                           make_user: Any, _this_apps_server: Any) -> None:
+                                                           make_user: Any, socket_server: Any) -> None:
     ward = factories.ward(db_session, beds=1)
     e = _stay(db_session, ward, 0, "Private")
     cleaner = make_user("housekeeping")
@@ -293,6 +273,6 @@ def test_a_vacated_bed_reaches_housekeeping_without_a_name(app: Any, client: Any
     sio.get_received("/live")
     adt.discharge(db_session, SYSTEM, e.id, summary="Home.", disposition="home")
     db_session.commit()
-    got = [x for x in _events(sio) if x["type"] == "cleaning.updated"]
+    got = [x for x in live_events(sio) if x["type"] == "cleaning.updated"]
     assert got == [{"type": "cleaning.updated", "id": e.bed_id}]
     sio.disconnect("/live")

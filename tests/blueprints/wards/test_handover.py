@@ -191,3 +191,26 @@ def test_the_sheet_shows_earlier_facts_after_a_refresh(client: Any, db_session: 
     login(client, s.outgoing.username)
     body = _body(client.get(f"/wards/handover/{s.session.id}"))
     assert "Facts as of" in body and "Earlier facts" in body
+
+
+def test_beds_are_named_by_room_and_bed_on_the_page_the_close_form_and_the_pdf(
+        client: Any, db_session: Any) -> None:
+    """Two rooms each have a bed A: "Bed A" alone would not say which patient is which."""
+    from app.domain.facilities.models import Bed, Room
+
+    s = ward_setup(db_session, beds=1, admitted=1)
+    room = Room(code="R2", beds=[Bed(code="A")])
+    s.ward.rooms.append(room)
+    db_session.flush()
+    second = factories.admitted(db_session, s.ward, factories.patient(db_session, family="Roomtwo"))
+    db_session.commit()
+    hs = handover.start_handover(db_session, s.outgoing, s.ward.id, "day → night")
+    db_session.commit()
+    login(client, s.outgoing.username)
+    page = _body(client.get(f"/wards/handover/{hs.id}"))
+    assert f"Bed R1-A · {s.patients[0].name}" in page and f"Bed R2-A · {second.name}" in page
+    assert "Bed A ·" not in page
+    refused = _body(client.post_form(f"/wards/handover/{hs.id}/close", htmx=True))
+    assert "(bed R1-A)" in refused and "(bed R2-A)" in refused
+    text = pdf_tools.text(client.get(f"/wards/handover/{hs.id}/handover.pdf").data)
+    assert "Bed R1-A" in text and "Bed R2-A" in text and "Bed A " not in text

@@ -136,6 +136,53 @@ def test_roles_without_the_permission_get_403(client: Any, db_session: Any, logi
                             {"scale": "2", "reason": "x"}).status_code == 403
 
 
+def test_the_saved_page_shows_the_set_just_saved_in_whole_numbers(client: Any, db_session: Any,
+                                                                   login_as: Any) -> None:
+    w = ward_with_patient(db_session)
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, MEDIUM, taken_at=clock.now() - timedelta(hours=3))
+    db_session.commit()
+    login_as("nurse", [w.ward.id])
+    record = client.get(_url(w)).get_data(as_text=True)
+    assert 'id="vitals-last"' in record and 'data-news2="5"' in record
+    form = {**NORMAL, "air_or_oxygen": "oxygen", "o2_flow": "2.0"}
+    page = client.post_form(_url(w), form, htmx=True).get_data(as_text=True)
+    # The header above the form is swapped out of band with the set just saved.
+    header = page[page.index('id="vitals-last"'):]
+    header = header[:header.index("</p>")]
+    assert 'hx-swap-oob="true"' in header and 'data-news2="2"' in header and 'data-news2="5"' not in header
+    vs = vitals.latest_by_encounter(db_session, [w.encounter.id])[w.encounter.id]
+    due = clock.to_local(vs.next_due_at, clock.hospital_timezone()).strftime("%H:%M")
+    assert due in header
+    cells = re.findall(r'<th scope="row" class="fw-normal">([^<]+)</th><td>([^<]*)</td>', page)
+    shown = dict(cells)
+    assert shown["Respiration rate"] == "16" and shown["Pulse"] == "72" and shown["Systolic BP"] == "125"
+    assert shown["SpO₂"] == "97" and shown["Temperature"] == "36.8" and shown["Oxygen flow"] == "2"
+    assert ".00" not in page
+    # The whole page (no htmx) has the same header from the new set.
+    full = client.post_form(_url(w), NORMAL).get_data(as_text=True)
+    assert 'id="vitals-last"' in full and 'data-news2="0"' in full.split('id="vitals-last"')[1].split("</p>")[0]
+    chart = client.get(_url(w, "/chart")).get_data(as_text=True)
+    table = chart[chart.index('id="vitals-table"'):]
+    assert ".00" not in table and "<td>36.8</td>" in table and "<td>2</td>" in table
+
+
+def test_oxygen_without_a_flow_is_refused_beside_the_flow(client: Any, db_session: Any, login_as: Any) -> None:
+    w = ward_with_patient(db_session)
+    db_session.commit()
+    login_as("nurse", [w.ward.id])
+    response = client.post_form(_url(w), {**NORMAL, "air_or_oxygen": "oxygen", "o2_flow": ""}, htmx=True)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(r'id="f-o2_flow-error">Give the oxygen flow \(L/min\)', page)
+    assert db_session.scalar(select(VitalSigns).where(VitalSigns.encounter_id == w.encounter.id)) is None
+    # The preview says so too, and still scores the rest (oxygen: 2 points).
+    preview = client.post_form(_url(w, "/preview"), {**NORMAL, "air_or_oxygen": "oxygen"}, htmx=True)
+    body = preview.get_data(as_text=True)
+    assert preview.status_code == 422 and "Give the oxygen flow" in body and 'data-news2="2"' in body
+    bp = client.post_form(_url(w), {**NORMAL, "systolic": "abc"}, htmx=True).get_data(as_text=True)
+    assert "Enter the systolic BP as a number." in bp
+
+
 def test_chart_draws_svg_for_each_parameter_and_lists_sets(client: Any, db_session: Any, login_as: Any) -> None:
     w = ward_with_patient(db_session)
     now = clock.now()

@@ -4,12 +4,9 @@ doses at once cannot both slip under the minimum interval."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -20,24 +17,8 @@ from app.domain.administration.models import Administration, ScheduledDose
 from app.domain.identity.models import User
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app, run_together
+from tests.conftest import run_together
 from tests.domain.administration.builders import stay
-
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not ON_POSTGRES, reason="runs in the PostgreSQL pass"))])
-def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "sqlite":
-            mp.delenv("TEST_DATABASE_URL", raising=False)
-        app = make_app(tmp_path_factory.mktemp("mar_race"), name="mar_race")
-    with app.app_context():
-        assert db.engine.dialect.name == request.param
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def _setup(app: Flask, **rx: Any) -> dict[str, int]:

@@ -7,8 +7,7 @@ IMMEDIATE serialises the writers. The same races run on both.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,23 +22,7 @@ from app.domain.facilities.models import Bed, BedReservation
 from app.domain.identity.models import User
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app, run_together
-
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not ON_POSTGRES, reason="runs in the PostgreSQL pass"))])
-def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "sqlite":
-            mp.delenv("TEST_DATABASE_URL", raising=False)
-        app = make_app(tmp_path_factory.mktemp("bedrace"), name="bed_race")
-    with app.app_context():
-        assert db.engine.dialect.name == request.param
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+from tests.conftest import run_together
 
 
 @pytest.fixture()

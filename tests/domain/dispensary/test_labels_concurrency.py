@@ -6,7 +6,6 @@ and has no row locks; the rule is PostgreSQL's, as in production.)"""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,11 +19,10 @@ from app.domain.identity.models import User
 from app.domain.prescribing import documents
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app, run_together
+from tests.conftest import ON_POSTGRES, make_app, run_together
 
 # As the other PostgreSQL-only races (tests/domain/scheduling/test_booking_concurrency.py): they
 # skip in the SQLite pass and run in the PostgreSQL one (TEST_DATABASE_URL=postgresql://...).
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="row locks: runs in the PostgreSQL pass")
 
 

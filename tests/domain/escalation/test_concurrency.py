@@ -3,7 +3,6 @@ reminder and the sweep): one alert, one round of notifications. PostgreSQL, comm
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +15,9 @@ from app.domain.escalation import services as escalation
 from app.domain.escalation.models import Alert
 from app.domain.notifications.models import Notification
 from app.extensions import db
-from tests.conftest import make_app, run_together
+from tests.conftest import ON_POSTGRES, make_app, run_together
 from tests.domain.observations.support import ward_with_patient
 
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass")
 
 

@@ -127,7 +127,7 @@ def test_with_nobody_on_call_the_ward_doctors_stand_in_and_the_gap_is_reported_o
     assert len(notified(db_session, ward_doctor.id)) == 1 and len(notified(db_session, w.doctor.id)) == 1
     # Whoever keeps the rota hears of the hole, once, however many alerts fall into it.
     gap = notified(db_session, other_charge.id, "on_call.gap")
-    assert len(gap) == 1 and "critical_care" in gap[0].text and gap[0].priority == "high"
+    assert len(gap) == 1 and "Critical care on-call rota" in gap[0].text and "critical_care" not in gap[0].text and gap[0].priority == "high"
     second = ward_with_patient(db_session)
     vitals.record_vitals(db_session, second.nurse, second.encounter.id, HIGH)
     assert len(notified(db_session, other_charge.id, "on_call.gap")) == 1

@@ -98,7 +98,7 @@ def test_a_reservation_is_used_by_the_admission_of_its_patient(db_session: Any, 
     someone = factories.patient(db_session, family="Else")
     with pytest.raises(Conflict) as held:
         adt.admit(db_session, world["nurse"], patient_id=someone.id, bed_id=world["beds"][0])
-    assert "reserved for another patient" in held.value.message
+    assert f"is reserved for {patient.name}." in held.value.message
     adt.admit(db_session, world["nurse"], patient_id=patient.id, bed_id=world["beds"][0])
     db_session.refresh(r)
     assert r.status == "used" and _state(db_session, world["beds"][0]) == "occupied"
@@ -111,7 +111,7 @@ def test_an_anonymous_reservation_is_used_only_on_purpose(db_session: Any, world
     patient = factories.patient(db_session)
     with pytest.raises(Conflict) as held:
         adt.admit(db_session, world["nurse"], patient_id=patient.id, bed_id=world["beds"][0])
-    assert "Elective list" in held.value.message
+    assert "is reserved (Elective list). Use the reservation" in held.value.message
     adt.admit(db_session, world["nurse"], patient_id=patient.id, bed_id=world["beds"][0], reservation_id=r.id)
     assert _state(db_session, world["beds"][0]) == "occupied"
 

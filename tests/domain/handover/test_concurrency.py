@@ -5,11 +5,8 @@ PostgreSQL runs them truly at once, in the PostgreSQL pass (TEST_DATABASE_URL)."
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -17,24 +14,8 @@ from app.domain.handover import services as handover
 from app.domain.handover.models import HandoverField, HandoverSession
 from app.domain.identity.models import User
 from app.extensions import db
-from tests.conftest import make_app, run_together
+from tests.conftest import run_together
 from tests.domain.handover.conftest import ward_setup
-
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not ON_POSTGRES, reason="runs in the PostgreSQL pass"))])
-def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "sqlite":
-            mp.delenv("TEST_DATABASE_URL", raising=False)
-        app = make_app(tmp_path_factory.mktemp("handover-race"), name="handover_race")
-    with app.app_context():
-        assert db.engine.dialect.name == request.param
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def _committed_setup(app: Flask, start: bool) -> dict[str, Any]:

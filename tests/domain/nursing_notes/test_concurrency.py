@@ -4,7 +4,6 @@ unique index on replaces_id is what makes it so, and it holds on SQLite too."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +18,8 @@ from app.domain.nursing_notes import services as notes
 from app.domain.nursing_notes.models import NursingNote
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app, run_together
+from tests.conftest import ON_POSTGRES, make_app, run_together
 from tests.domain.administration.builders import stay
-
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
 
 
 @pytest.fixture(scope="module")

@@ -288,6 +288,43 @@ def test_contradictions_are_refused() -> None:
     assert "at least one" in exc.value.errors["respiratory_rate"]
 
 
+def test_oxygen_without_a_flow_is_refused_beside_the_flow() -> None:
+    with pytest.raises(rules.ImplausibleVitals) as exc:
+        rules.check(_raw(air_or_oxygen="oxygen", o2_flow=""))
+    assert exc.value.errors == {"o2_flow": "Give the oxygen flow (L/min)."}
+    # The live preview still scores it while the nurse is typing; air needs no flow.
+    assert rules.check(_raw(air_or_oxygen="oxygen", o2_flow=""), require_flow=False).values.on_oxygen
+    assert rules.check(_raw(air_or_oxygen="air", o2_flow="")).values.o2_flow is None
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("systolic", "Enter the systolic BP as a number."),
+    ("diastolic", "Enter the diastolic BP as a number."),
+    ("spo2", "Enter the SpO₂ as a number."),
+    ("respiratory_rate", "Enter the respiration rate as a number."),
+    ("temperature", "Enter the temperature as a number."),
+])
+def test_messages_keep_abbreviations_in_capitals(field: str, message: str) -> None:
+    with pytest.raises(rules.ImplausibleVitals) as exc:
+        rules.check(_raw(**{field: "abc"}))
+    assert exc.value.errors[field] == message
+    with pytest.raises(rules.ImplausibleVitals) as flow:
+        rules.check(_raw(air_or_oxygen="oxygen", o2_flow="x"))
+    assert flow.value.errors["o2_flow"] == "Enter the oxygen flow as a number."
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [
+    ("respiratory_rate", Decimal("16.00"), "16"), ("spo2", Decimal("97.00"), "97"),
+    ("systolic", Decimal("125.00"), "125"), ("diastolic", Decimal("80.00"), "80"),
+    ("pulse", Decimal("72.00"), "72"), ("temperature", Decimal("36.80"), "36.8"),
+    ("temperature", Decimal("37"), "37.0"), ("o2_flow", Decimal("2.00"), "2"),
+    ("o2_flow", Decimal("0.50"), "0.5"), ("o2_flow", Decimal("10.00"), "10"),
+    ("consciousness", "A", "A"), ("air_or_oxygen", "oxygen", "oxygen"), ("pulse", None, ""),
+])
+def test_display_shows_each_vital_as_staff_write_it(field: str, value: object, shown: str) -> None:
+    assert rules.display(field, value) == shown
+
+
 def test_every_bad_field_is_reported_at_once() -> None:
     with pytest.raises(rules.ImplausibleVitals) as exc:
         rules.check(_raw(spo2="120", pulse="0", temperature="50"))

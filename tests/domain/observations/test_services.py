@@ -18,7 +18,14 @@ from app.domain.escalation.models import Alert
 from app.domain.observations import services as vitals
 from app.domain.observations.models import Observation
 from tests import factories
-from tests.domain.observations.support import HIGH, MEDIUM, NORMAL, notified, ward_with_patient
+from tests.domain.observations.support import (
+    HIGH,
+    MEDIUM,
+    NORMAL,
+    notified,
+    run_escalations,
+    ward_with_patient,
+)
 
 T0 = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
 
@@ -216,12 +223,33 @@ def test_the_same_episode_does_not_alert_twice_and_a_rise_moves_it_to_high(db_se
     assert _audit(db_session, "alert.rechained")
 
 
-def test_a_set_that_no_longer_triggers_resolves_the_alert(db_session: Any) -> None:
+def test_a_normal_set_does_not_cancel_an_unacknowledged_alert(app: Any, db_session: Any) -> None:
+    # One mistyped or optimistic set must not silence an escalation nobody has taken on.
+    w = ward_with_patient(db_session)
+    with clock.freeze(clock.now()) as t:
+        vitals.record_vitals(db_session, w.nurse, w.encounter.id, HIGH, taken_at=clock.now() - timedelta(minutes=1))
+        vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL)
+        alert = db_session.scalar(select(Alert).where(Alert.encounter_id == w.encounter.id))
+        assert alert.status == "open" and alert.resolved_at is None
+        assert _audit(db_session, "alert.resolved") == []
+        assert vitals.open_news2_alert(db_session, w.encounter.id) is alert
+        # It keeps climbing the chain until a clinician acknowledges it.
+        t.advance(minutes=app.config["ALERT_ACK_MINUTES"])
+        assert run_escalations(db_session) >= 1
+        db_session.refresh(alert)
+        assert alert.status == "open" and alert.level == 1
+
+
+def test_a_normal_set_resolves_an_acknowledged_alert(db_session: Any) -> None:
+    from app.domain.escalation import services as escalation
     w = ward_with_patient(db_session)
     now = clock.now()
     vitals.record_vitals(db_session, w.nurse, w.encounter.id, MEDIUM, taken_at=now - timedelta(minutes=30))
+    alert = vitals.open_news2_alert(db_session, w.encounter.id)
+    assert alert is not None
+    escalation.acknowledge_alert(db_session, w.charge, alert.id)
     vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL, taken_at=now - timedelta(minutes=5))
-    alert = db_session.scalar(select(Alert).where(Alert.encounter_id == w.encounter.id))
+    db_session.refresh(alert)
     assert alert.status == "resolved" and "NEWS2 0" in (alert.resolution or "")
     assert _audit(db_session, "alert.resolved")
     # A later deterioration is a new episode, a new alert.
@@ -238,8 +266,19 @@ def test_entered_in_error_withdraws_the_set_and_its_alert(db_session: Any) -> No
     vitals.mark_entered_in_error(db_session, w.nurse, vs.id, "Recorded on the wrong patient")
     assert vs.status == "entered-in-error" and vs.error_reason == "Recorded on the wrong patient"
     alert = db_session.scalar(select(Alert).where(Alert.encounter_id == w.encounter.id))
-    assert alert.status == "resolved"
+    assert alert.status == "resolved" and "entered in error" in (alert.resolution or "")
     assert _audit(db_session, "vitals.entered_in_error")[-1].reason == "Recorded on the wrong patient"
+
+
+def test_withdrawing_another_set_keeps_an_unacknowledged_alert_open(db_session: Any) -> None:
+    w = ward_with_patient(db_session)
+    now = clock.now()
+    older = vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL, taken_at=now - timedelta(hours=2))
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, MEDIUM, taken_at=now - timedelta(minutes=30))
+    vitals.record_vitals(db_session, w.nurse, w.encounter.id, NORMAL, taken_at=now - timedelta(minutes=5))
+    vitals.mark_entered_in_error(db_session, w.nurse, older.id, "Duplicate entry")
+    alert = db_session.scalar(select(Alert).where(Alert.encounter_id == w.encounter.id))
+    assert alert.status == "open"
 
 
 def test_chart_series_by_period(db_session: Any) -> None:

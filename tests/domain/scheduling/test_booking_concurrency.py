@@ -7,10 +7,9 @@ races run on both; the PostgreSQL ones run in the PostgreSQL pass (TEST_DATABASE
 
 from __future__ import annotations
 
-import os
 import threading
 import time as walltime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,11 +24,9 @@ from app.domain.scheduling import services as scheduling
 from app.domain.scheduling.models import Appointment, Booking
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_app
 from tests.domain.scheduling.builders import clinic_setup, local, weekday_after
 
 CLERK_PERMS = frozenset({Perm.APPOINTMENT_BOOK, Perm.PATIENT_READ, Perm.SCHEDULE_VIEW})
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
 
 
 def clerk(n: int) -> SystemActor:
@@ -46,20 +43,6 @@ class Ids:
     follow_up: int
     ecg: int
     patients: list[int]
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not ON_POSTGRES, reason="runs in the PostgreSQL pass"))])
-def race_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "sqlite":
-            mp.delenv("TEST_DATABASE_URL", raising=False)
-        app = make_app(tmp_path_factory.mktemp("race"), name="sched_race")
-    with app.app_context():
-        assert db.engine.dialect.name == request.param
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture()
