@@ -72,6 +72,8 @@ def test_giving_a_dose_from_the_round(client: Any, db_session: Any, login_as: An
                                 htmx=True)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "Given at" in response.get_data(as_text=True)
+    # The recorded row still leads to the patient's chart.
+    assert f'href="/wards/encounters/{encounter.id}/medicines"' in response.get_data(as_text=True)
     record = db_session.scalar(select(Administration).where(Administration.scheduled_dose_id == dose.id))
     assert record is not None and record.wristband_scanned
     again = client.post_form(f"/wards/doses/{dose.id}/record", {"outcome": "given"}, htmx=True)
