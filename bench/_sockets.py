@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import queue
+import secrets
 import subprocess
 import sys
 import threading
@@ -99,3 +100,50 @@ class ClientProcess:
                 with contextlib.suppress(OSError):
                     stream.close()
         self._stderr.close()
+
+
+class Cluster:
+    """Two production web instances (gunicorn, as deployed) and two bare floor servers, sharing
+    one Redis; `start` runs any other process (a worker) in the same environment. Everything
+    stops when `stack` closes."""
+
+    def __init__(self, stack: contextlib.ExitStack, services: Any, tmp: Path, floor_app: str,
+                 threads: int) -> None:
+        from tests.deploy import procs
+
+        self._procs, self._stack, self._tmp = procs, stack, tmp
+        tag = secrets.token_hex(4)
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("TEST_", "FLASK_", "INFIRMARY_", "GUNICORN_", "SOCKETIO_"))}
+        self.env.update(
+            INFIRMARY_ENV="production", DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
+            SECRET_KEY=secrets.token_hex(32), AUDIT_KEY=secrets.token_hex(32),
+            INFIRMARY_INSTANCE=str(tmp / "instance"), SOCKETIO_CHANNEL=f"infirmary-bench-{tag}",
+            # Plain HTTP on loopback (no TLS proxy in a benchmark), so the cookie may travel.
+            SESSION_COOKIE_SECURE="0",
+            GUNICORN_THREADS=str(threads), GUNICORN_GRACEFUL_TIMEOUT="3", GUNICORN_LOG_LEVEL="warning",
+            FLOOR_REDIS_URL=services.redis_url, FLOOR_CHANNEL=f"floor-bench-{tag}",
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
+        )
+        gunicorn = [str(procs.VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
+        self.webs: list[tuple[Any, int]] = []
+        self.floors: list[tuple[Any, int]] = []
+        for i in range(2):
+            port = procs.free_port()
+            self.webs.append((self.start(f"web{i}", [*gunicorn, "wsgi:app"],
+                                         GUNICORN_BIND=f"127.0.0.1:{port}"), port))
+            port = procs.free_port()
+            self.floors.append((self.start(f"floor{i}", [*gunicorn, floor_app],
+                                           GUNICORN_BIND=f"127.0.0.1:{port}"), port))
+
+    def start(self, name: str, argv: list[str], **extra: str) -> Any:
+        proc = self._procs.Proc(name, argv, {**self.env, **extra}, self._tmp / f"{name}.log").start()
+        self._stack.callback(proc.stop)
+        return proc
+
+    def wait_ready(self) -> tuple[list[str], list[str]]:
+        """The web and floor base URLs, once every instance answers /healthz."""
+        for proc, port in self.webs + self.floors:
+            self._procs.wait_http_ok(f"http://127.0.0.1:{port}/healthz", 120, f"{proc.name} /healthz", proc)
+        return ([f"http://127.0.0.1:{port}" for _, port in self.webs],
+                [f"http://127.0.0.1:{port}" for _, port in self.floors])

@@ -46,7 +46,7 @@ for path in (ROOT, ROOT / "bench"):
 
 from notify_latency import _sign_in_all, percentile  # noqa: E402
 
-from bench._sockets import ClientProcess, floor_server  # noqa: E402
+from bench._sockets import ClientProcess, Cluster, floor_server  # noqa: E402
 
 SCALES = {"small": {"clients": 30, "rounds": 20}, "full": {"clients": 30, "rounds": 200}}
 ROUND_GAP_SECONDS = 0.3
@@ -240,43 +240,15 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         services = stack.enter_context(procs.database_and_redis(
             os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")))
-        tag = secrets.token_hex(4)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TEST_", "FLASK_", "INFIRMARY_", "GUNICORN_", "SOCKETIO_"))}
-        env.update(
-            INFIRMARY_ENV="production", DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
-            SECRET_KEY=secrets.token_hex(32), AUDIT_KEY=secrets.token_hex(32),
-            INFIRMARY_INSTANCE=str(tmp / "instance"), SOCKETIO_CHANNEL=f"infirmary-bench-{tag}",
-            SESSION_COOKIE_SECURE="0", GUNICORN_THREADS="96", GUNICORN_GRACEFUL_TIMEOUT="3",
-            GUNICORN_LOG_LEVEL="warning", FLOOR_REDIS_URL=services.redis_url,
-            FLOOR_CHANNEL=f"floor-bench-{tag}",
-            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
-        )
-
-        def start(name: str, argv: list[str], **extra: str) -> Any:
-            proc = procs.Proc(name, argv, {**env, **extra}, tmp / f"{name}.log").start()
-            stack.callback(proc.stop)
-            return proc
-
-        gunicorn = [str(procs.VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
-        webs, floors = [], []
-        for i in range(2):
-            port = procs.free_port()
-            webs.append((start(f"web{i}", [*gunicorn, "wsgi:app"], GUNICORN_BIND=f"127.0.0.1:{port}"), port))
-            port = procs.free_port()
-            floors.append((start(f"floor{i}", [*gunicorn, "handover:floor_app()"],
-                                 GUNICORN_BIND=f"127.0.0.1:{port}"), port))
+        cluster = Cluster(stack, services, tmp, "handover:floor_app()", threads=96)
         usernames, session_id, entry_id = _seed(services, n_clients, beds=20)
-        for proc, port in webs + floors:
-            procs.wait_http_ok(f"http://127.0.0.1:{port}/healthz", 120, f"{proc.name} /healthz", proc)
-        web_urls = [f"http://127.0.0.1:{port}" for _, port in webs]
-        floor_urls = [f"http://127.0.0.1:{port}" for _, port in floors]
+        web_urls, floor_urls = cluster.wait_ready()
         cookies = asyncio.run(_sign_in_all(web_urls, usernames, PASSWORD))
         # _sign_in_all signs user i in on instance i % 2; each keeps its instance (sticky).
 
         import socketio
 
-        emitter = socketio.RedisManager(services.redis_url, channel=env["FLOOR_CHANNEL"], write_only=True)
+        emitter = socketio.RedisManager(services.redis_url, channel=cluster.env["FLOOR_CHANNEL"], write_only=True)
 
         def send_floor(seq: int) -> float:
             sent = time.time()

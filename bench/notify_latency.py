@@ -30,7 +30,6 @@ import json
 import math
 import os
 import re
-import secrets
 import statistics
 import sys
 import time
@@ -254,43 +253,13 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         services = stack.enter_context(procs.database_and_redis(
             os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")))
-        tag = secrets.token_hex(4)
-        threads = math.ceil(n_clients / 2) + 64
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TEST_", "FLASK_", "INFIRMARY_", "GUNICORN_", "SOCKETIO_"))}
-        env.update(
-            INFIRMARY_ENV="production", DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
-            SECRET_KEY=secrets.token_hex(32), AUDIT_KEY=secrets.token_hex(32),
-            INFIRMARY_INSTANCE=str(tmp / "instance"), SOCKETIO_CHANNEL=f"infirmary-bench-{tag}",
-            # Plain HTTP on loopback (no TLS proxy in this benchmark), so the cookie may travel.
-            SESSION_COOKIE_SECURE="0",
-            GUNICORN_THREADS=str(threads), GUNICORN_GRACEFUL_TIMEOUT="3", GUNICORN_LOG_LEVEL="warning",
-            FLOOR_REDIS_URL=services.redis_url, FLOOR_CHANNEL=f"floor-bench-{tag}",
-            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
-        )
-
-        def start(name: str, argv: list[str], **extra: str) -> procs.Proc:
-            proc = procs.Proc(name, argv, {**env, **extra}, tmp / f"{name}.log").start()
-            stack.callback(proc.stop)
-            return proc
-
-        gunicorn = [str(procs.VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
-        webs, floors = [], []
-        for i in range(2):
-            port = procs.free_port()
-            webs.append((start(f"web{i}", [*gunicorn, "wsgi:app"], GUNICORN_BIND=f"127.0.0.1:{port}"), port))
-            port = procs.free_port()
-            floors.append((start(f"floor{i}", [*gunicorn, "notify_latency:floor_app()"],
-                                 GUNICORN_BIND=f"127.0.0.1:{port}"), port))
-        worker = start("worker", [str(procs.VENV_BIN / "flask"), "--app", "notify_latency:worker_app()",
-                                  "worker"])
+        cluster = _sockets.Cluster(stack, services, tmp, "notify_latency:floor_app()",
+                                   threads=math.ceil(n_clients / 2) + 64)
+        worker = cluster.start("worker", [str(procs.VENV_BIN / "flask"), "--app",
+                                          "notify_latency:worker_app()", "worker"])
         # While they boot (they need the schema only once browsers sign in): migrate, add users.
         usernames, user_ids = _create_users(services, n_clients, BENCH_PASSWORD)
-        for proc, port in webs + floors:
-            procs.wait_http_ok(f"http://127.0.0.1:{port}/healthz", 120, f"{proc.name} /healthz", proc)
-
-        web_urls = [f"http://127.0.0.1:{port}" for _, port in webs]
-        floor_urls = [f"http://127.0.0.1:{port}" for _, port in floors]
+        web_urls, floor_urls = cluster.wait_ready()
         started = time.monotonic()
         cookies = asyncio.run(_sign_in_all(web_urls, usernames, BENCH_PASSWORD))
         print(f"  signed in {len(cookies)} users in {time.monotonic() - started:.1f}s", file=sys.stderr)
@@ -298,7 +267,7 @@ def main() -> int:
         # Floor first: the bare server, the same clients (unauthenticated), the same event.
         import socketio
 
-        emitter = socketio.RedisManager(services.redis_url, channel=env["FLOOR_CHANNEL"], write_only=True)
+        emitter = socketio.RedisManager(services.redis_url, channel=cluster.env["FLOOR_CHANNEL"], write_only=True)
 
         def send_floor(seq: int) -> None:
             event = {"type": "notification", "kind": "bench", "priority": "normal", "link": None,

@@ -36,12 +36,14 @@ def dept_room(dept: str) -> str:
     return f"dept:{dept}"
 
 
-def push_now(room: str, event: dict[str, Any]) -> None:
-    """Emit immediately (through the Redis message queue when configured)."""
+def push_now(room: str, event: dict[str, Any], *, namespace: str = NAMESPACE,
+             skip_sid: str | None = None) -> None:
+    """Emit immediately (through the Redis message queue when configured) to a room of
+    `namespace` (/live unless told), leaving out the socket `skip_sid` when given."""
     server = current_app.extensions.get("infirmary_socketio_server") if has_app_context() else None
-    (server or socketio.server).emit("event", event, namespace=NAMESPACE, to=room)
+    (server or socketio.server).emit("event", event, namespace=namespace, to=room, skip_sid=skip_sid)
 
 
-def push(session: DbSession, room: str, event: dict[str, Any]) -> None:
+def push(session: DbSession, room: str, event: dict[str, Any], *, namespace: str = NAMESPACE) -> None:
     """Emit once the session's transaction commits."""
-    after_commit(session, push_now, room, event)
+    after_commit(session, push_now, room, event, namespace=namespace)
