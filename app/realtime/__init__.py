@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 from flask_login import current_user
-from flask_socketio import disconnect
+from flask_socketio import disconnect, join_room
 
 from app.core.security import Perm
 from app.extensions import socketio
@@ -38,6 +38,16 @@ def socket_event(event: str, namespace: str, perm: Perm) -> Callable[[Callable[.
         return guarded
 
     return decorator
+
+
+def join(room: str) -> bool:
+    """Put the current socket in `room`; False when the socket has already gone (the page
+    navigated away while its request to follow a room was in flight), which is not an error."""
+    try:
+        join_room(room)
+    except ValueError:
+        return False
+    return True
 
 
 def register_namespaces() -> None:

@@ -17,14 +17,14 @@ from typing import Any
 
 from flask import request
 from flask_login import current_user
-from flask_socketio import join_room, rooms
+from flask_socketio import rooms
 
 from app.core import jobs
 from app.core.security import Perm, can
 from app.domain.handover.live import NAMESPACE, push_now, room
 from app.domain.handover.models import SBAR_FIELDS, HandoverSession
 from app.extensions import db
-from app.realtime import _HANDLERS, SOCKET_EVENTS, socket_event
+from app.realtime import _HANDLERS, SOCKET_EVENTS, join, socket_event
 
 PRESENCE_TTL_SECONDS = 12 * 3600  # a Redis hash outlives no shift, even if a process dies
 
@@ -113,7 +113,8 @@ def on_join(data: Any = None) -> dict[str, Any]:
         return {"error": "session_id must be a number"}
     if _in_scope(session_id) is None:
         return {"error": "forbidden"}
-    join_room(room(session_id))
+    if not join(room(session_id)):
+        return {"error": "disconnected"}
     with _joined_lock:
         _joined.setdefault(request.sid, set()).add(session_id)  # type: ignore[attr-defined]
     return {"ok": True, "presence": presence_store().list(session_id)}

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_socketio import join_room
 
 from app.core import realtime
 from app.core.security import DEPARTMENTS, Perm, in_ward_scope
 from app.domain.frontdesk.services import queue_room
 from app.domain.notifications import services as notifications
 from app.extensions import db
-from app.realtime import socket_event
+from app.realtime import join, socket_event
 
 
 def rooms_for(user: Any) -> list[str]:
@@ -27,7 +26,7 @@ def rooms_for(user: Any) -> list[str]:
 @socket_event("connect", realtime.NAMESPACE, Perm.LIVE_UPDATES)
 def on_connect(auth: Any = None) -> None:
     for room in rooms_for(current_user):
-        join_room(room)
+        join(room)
 
 
 @socket_event("catch_up", realtime.NAMESPACE, Perm.NOTIFICATIONS)
@@ -56,7 +55,8 @@ def on_watch_ward(data: Any = None) -> dict[str, Any]:
         return {"error": "ward_id must be a number"}
     if not in_ward_scope(current_user, Perm.WARD_VIEW, ward_id):
         return {"error": "forbidden"}
-    join_room(realtime.ward_room(ward_id))
+    if not join(realtime.ward_room(ward_id)):
+        return {"error": "disconnected"}
     return {"ok": True}
 
 
@@ -67,5 +67,6 @@ def on_watch_queue(data: Any = None) -> dict[str, Any]:
     department = data.get("department") if isinstance(data, dict) else None
     if not isinstance(department, str) or not department.strip() or len(department) > 40:
         return {"error": "department is required"}
-    join_room(queue_room(department))
+    if not join(queue_room(department)):
+        return {"error": "disconnected"}
     return {"ok": True}
